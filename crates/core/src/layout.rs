@@ -1,0 +1,89 @@
+//! The S3 key layout: where raw, curated, quarantine, spec and run objects live.
+//!
+//! Keys are derived deterministically from the raw key, so re-running an item overwrites the
+//! same objects instead of adding new ones (every step is idempotent per input key).
+
+/// Prefix of a dataset's raw files: `raw/<dataset>/`.
+pub fn raw_prefix(dataset: &str) -> String {
+    format!("raw/{dataset}/")
+}
+
+/// Prefix of a dataset's curated Parquet: `curated/<dataset>/`.
+pub fn curated_prefix(dataset: &str) -> String {
+    format!("curated/{dataset}/")
+}
+
+/// Prefix of a dataset's quarantined rows: `quarantine/<dataset>/`.
+pub fn quarantine_prefix(dataset: &str) -> String {
+    format!("quarantine/{dataset}/")
+}
+
+/// Key of a dataset's spec in the bucket: `datasets/<dataset>.toml`.
+pub fn spec_key(dataset: &str) -> String {
+    format!("datasets/{dataset}.toml")
+}
+
+/// Prefix of one run's files (ResultWriter output, summary): `runs/<run_id>/`.
+pub fn run_prefix(run_id: &str) -> String {
+    format!("runs/{run_id}/")
+}
+
+const KNOWN_EXTENSIONS: &[&str] =
+    &[".gz", ".json", ".jsonl", ".ndjson", ".csv", ".txt", ".parquet"];
+
+/// FNV-1a, 64 bit: a tiny, stable hash (it must never change between versions).
+fn fnv1a64(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// A stable, readable name for the outputs of one raw file: its base name without known
+/// extensions, plus a hash of the whole key (`part-00000-5d1c0b8e6f9a2c31`).
+pub fn output_stem(raw_key: &str) -> String {
+    let mut base = raw_key.rsplit('/').next().unwrap_or(raw_key);
+    while let Some(ext) =
+        KNOWN_EXTENSIONS.iter().find(|e| base.len() > e.len() && base.ends_with(*e))
+    {
+        base = &base[..base.len() - ext.len()];
+    }
+    let clean: String =
+        base.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    format!("{clean}-{:016x}", fnv1a64(raw_key))
+}
+
+/// The folder of a raw key below `raw/<dataset>/` (e.g. `dt=2026-11-20/hour=03/`), or empty.
+pub fn raw_relative_dir(dataset: &str, raw_key: &str) -> String {
+    let prefix = raw_prefix(dataset);
+    match raw_key.strip_prefix(&prefix).and_then(|rest| rest.rsplit_once('/')) {
+        Some((dir, _)) if !dir.split('/').any(|s| s.is_empty() || s == "..") => format!("{dir}/"),
+        _ => String::new(),
+    }
+}
+
+/// Key of the curated Parquet written for `raw_key` in `partition` (`dt=…[/hour=…]` or empty).
+pub fn curated_key(dataset: &str, partition: &str, raw_key: &str) -> String {
+    let partition = if partition.is_empty() { String::new() } else { format!("{partition}/") };
+    format!("{}{partition}{}.parquet", curated_prefix(dataset), output_stem(raw_key))
+}
+
+/// Key of the quarantine file for `raw_key`, mirroring the raw file's folder.
+pub fn quarantine_key(dataset: &str, raw_key: &str) -> String {
+    format!(
+        "{}{}{}.jsonl",
+        quarantine_prefix(dataset),
+        raw_relative_dir(dataset, raw_key),
+        output_stem(raw_key)
+    )
+}
