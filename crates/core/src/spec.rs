@@ -599,7 +599,7 @@ impl DatasetSpec {
         let raw: RawSpec = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            fail(path, one_line(&e.into_inner().message().to_owned()))
+            fail(path, one_line(e.into_inner().message()))
         })?;
         let mut problems = Problems(Vec::new());
         let spec = resolve(raw, &mut problems);
