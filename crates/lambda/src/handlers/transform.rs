@@ -1,0 +1,186 @@
+//! The transform step: one raw object in, curated Parquet and quarantine objects out.
+//!
+//! The object is downloaded to a private temporary directory, transformed there by
+//! graphetl-transform, and the outputs are uploaded only when the whole file succeeded: a broken
+//! file publishes nothing. Output keys derive from the raw key, so a retry or a reprocess
+//! overwrites the same objects.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use graphetl_core::contract::{FileResult, OutputFile, TransformItem};
+use graphetl_core::errors::StepError;
+use graphetl_core::{DatasetSpec, ErrorName, layout};
+use graphetl_storage::ObjectStore;
+use graphetl_transform::{TransformOptions, TransformOutput, transform_file};
+
+use super::store_error;
+
+const PARQUET: &str = "application/vnd.apache.parquet";
+const JSON_LINES: &str = "application/x-ndjson";
+
+/// The transform handler: a store, engine options and a place for temporary files.
+pub struct TransformHandler<S> {
+    store: S,
+    options: TransformOptions,
+    work_dir: PathBuf,
+}
+
+fn bad_event(message: impl Into<String>) -> StepError {
+    StepError::new(ErrorName::BadEvent, message)
+}
+
+impl<S: ObjectStore> TransformHandler<S> {
+    /// Builds a handler; temporary files go under `work_dir`.
+    pub fn new(store: S, options: TransformOptions, work_dir: PathBuf) -> TransformHandler<S> {
+        TransformHandler { store, options, work_dir }
+    }
+
+    /// The store this handler reads and writes.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Reads and validates the dataset's spec from `datasets/<dataset>.toml` in the bucket.
+    pub async fn load_spec(&self, bucket: &str, dataset: &str) -> Result<DatasetSpec, StepError> {
+        let key = layout::spec_key(dataset);
+        let bytes = self.store.get_bytes(bucket, &key).await.map_err(|e| {
+            let mut error = store_error(&e);
+            if error.name == ErrorName::NotFound {
+                error = StepError::new(
+                    ErrorName::BadSpec,
+                    format!("no dataset spec at s3://{bucket}/{key}"),
+                );
+            }
+            error
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            StepError::new(ErrorName::BadSpec, format!("s3://{bucket}/{key} is not UTF-8"))
+        })?;
+        let spec = DatasetSpec::from_toml_str(&text, &format!("s3://{bucket}/{key}"))
+            .map_err(|e| StepError::new(ErrorName::BadSpec, e.to_string()))?;
+        if spec.name != dataset {
+            return Err(StepError::new(
+                ErrorName::BadSpec,
+                format!(
+                    "s3://{bucket}/{key} declares dataset \"{}\", expected \"{dataset}\"",
+                    spec.name
+                ),
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// Transforms one Map item.
+    pub async fn handle(&self, item: TransformItem) -> Result<FileResult, StepError> {
+        if item.bucket.is_empty() || item.key.is_empty() || item.key.ends_with('/') {
+            return Err(bad_event(format!("bucket and an object key are required, got {item:?}")));
+        }
+        let spec = Arc::new(self.load_spec(&item.bucket, &item.dataset).await?);
+        let scratch = tempfile::Builder::new()
+            .prefix("graphetl-transform-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| {
+                StepError::new(ErrorName::Internal, format!("cannot create a work directory: {e}"))
+            })?;
+        let base = item.key.rsplit('/').next().unwrap_or("input");
+        let input = scratch.path().join(format!("input-{base}"));
+        self.store
+            .get_to_file(&item.bucket, &item.key, &input)
+            .await
+            .map_err(|e| store_error(&e))?;
+        let source = format!("s3://{}/{}", item.bucket, item.key);
+        let output = run_engine(
+            spec.clone(),
+            input,
+            source.clone(),
+            scratch.path().join("out"),
+            self.options.clone(),
+        )
+        .await?;
+        tracing::info!(
+            key = %item.key,
+            run_id = %item.run_id,
+            rows_in = output.rows_in,
+            rows_written = output.rows_written,
+            rows_rejected = output.rows_rejected,
+            "transformed"
+        );
+        publish(&self.store, &item.bucket, &spec.name, &item.key, &output).await
+    }
+}
+
+/// Runs the CPU-bound engine off the async runtime.
+async fn run_engine(
+    spec: Arc<DatasetSpec>,
+    input: PathBuf,
+    source: String,
+    out_dir: PathBuf,
+    options: TransformOptions,
+) -> Result<TransformOutput, StepError> {
+    let joined = tokio::task::spawn_blocking(move || {
+        transform_file(&spec, &input, &source, &out_dir, &options)
+            .map_err(|e| StepError::new(e.error_name(), format!("{source}: {e}")))
+    })
+    .await;
+    joined
+        .map_err(|e| StepError::new(ErrorName::Internal, format!("transform task failed: {e}")))?
+}
+
+/// Uploads a finished transform's outputs under the keys the layout gives for `raw_key`.
+pub async fn publish<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    dataset: &str,
+    raw_key: &str,
+    output: &TransformOutput,
+) -> Result<FileResult, StepError> {
+    let mut outputs = Vec::with_capacity(output.files.len());
+    for file in &output.files {
+        let key = layout::curated_key(dataset, &file.partition, raw_key);
+        upload(store, bucket, &key, &file.path, PARQUET).await?;
+        outputs.push(OutputFile {
+            key,
+            partition: file.partition.clone(),
+            rows: file.rows,
+            bytes: file.bytes,
+        });
+    }
+    let quarantine_key = layout::quarantine_key(dataset, raw_key);
+    let quarantine = match &output.quarantine {
+        Some(q) => {
+            upload(store, bucket, &quarantine_key, &q.path, JSON_LINES).await?;
+            let partition =
+                layout::raw_relative_dir(dataset, raw_key).trim_end_matches('/').to_owned();
+            Some(OutputFile { key: quarantine_key, partition, rows: q.rows, bytes: q.bytes })
+        }
+        None => {
+            // A clean re-run must not leave the quarantine of an earlier run behind.
+            store.delete_prefix(bucket, &quarantine_key).await.map_err(|e| store_error(&e))?;
+            None
+        }
+    };
+    Ok(FileResult {
+        bucket: bucket.to_owned(),
+        key: raw_key.to_owned(),
+        dataset: dataset.to_owned(),
+        rows_in: output.rows_in,
+        rows_written: output.rows_written,
+        rows_rejected: output.rows_rejected,
+        bytes_in: output.bytes_in,
+        outputs,
+        quarantine,
+        missing_fields: output.missing_fields.clone(),
+    })
+}
+
+async fn upload<S: ObjectStore>(
+    store: &S,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+    content_type: &str,
+) -> Result<(), StepError> {
+    store.put_file(bucket, key, path, Some(content_type)).await.map_err(|e| store_error(&e))?;
+    Ok(())
+}
