@@ -478,10 +478,15 @@ impl TimeFormat {
             TimeFormat::EpochMillis => parse_epoch(value, 3, 1000)?,
             TimeFormat::EpochMicros => parse_epoch(value, 0, 1)?,
             TimeFormat::Strftime { pattern, has_offset, has_time } => {
+                // Digits past microseconds must be zero: nothing is silently truncated.
                 if *has_offset {
-                    DateTime::parse_from_str(value, pattern).ok()?.timestamp_micros()
+                    let parsed = DateTime::parse_from_str(value, pattern).ok()?;
+                    (parsed.timestamp_subsec_nanos() % 1000 == 0).then_some(())?;
+                    parsed.timestamp_micros()
                 } else if *has_time {
-                    NaiveDateTime::parse_from_str(value, pattern).ok()?.and_utc().timestamp_micros()
+                    let parsed = NaiveDateTime::parse_from_str(value, pattern).ok()?.and_utc();
+                    (parsed.timestamp_subsec_nanos() % 1000 == 0).then_some(())?;
+                    parsed.timestamp_micros()
                 } else {
                     NaiveDate::parse_from_str(value, pattern)
                         .ok()?

@@ -1,0 +1,81 @@
+//! `graphetl validate`: check a spec and its SQL files without running anything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use graphetl_core::DatasetSpec;
+
+/// Arguments of `graphetl validate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The dataset spec (TOML), e.g. datasets/service-calls.toml.
+    #[arg(long)]
+    dataset: PathBuf,
+}
+
+const PLACEHOLDERS: &[&str] = &["table", "dt_from", "dt_to", "run_id"];
+
+/// Problems in the SQL files a spec refers to (missing, empty, unknown placeholders).
+pub(crate) fn sql_problems(spec: &DatasetSpec, spec_dir: &std::path::Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, query) in spec.queries.iter().enumerate() {
+        let path = spec_dir.join(&query.sql);
+        let at = format!("aggregate.queries[{i}].sql");
+        match std::fs::read_to_string(&path) {
+            Err(e) => problems.push(format!("{at}: cannot read {}: {e}", path.display())),
+            Ok(sql) if sql.trim().is_empty() => problems.push(format!("{at}: {} is empty", path.display())),
+            Ok(sql) => {
+                let mut rest = sql.as_str();
+                while let Some(start) = rest.find('{') {
+                    let tail = &rest[start + 1..];
+                    let Some(end) = tail.find('}') else { break };
+                    let name = &tail[..end];
+                    if !PLACEHOLDERS.contains(&name) {
+                        problems.push(format!(
+                            "{at}: {} uses the placeholder {{{name}}}; expected one of {{table}}, {{dt_from}}, {{dt_to}}, {{run_id}}",
+                            path.display()
+                        ));
+                    }
+                    rest = &tail[end + 1..];
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Runs the command.
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(&args.dataset) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", args.dataset.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let origin = args.dataset.display().to_string();
+    let spec = match DatasetSpec::from_toml_str(&text, &origin) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let spec_dir = args.dataset.parent().unwrap_or(std::path::Path::new("."));
+    let problems = sql_problems(&spec, spec_dir);
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!("{origin}: {p}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "{origin}: ok: dataset {} ({} columns, {} queries, {} vertex and {} edge mappings)",
+        spec.name,
+        spec.columns.len(),
+        spec.queries.len(),
+        spec.graph.vertices.len(),
+        spec.graph.edges.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,48 @@
+//! `graphetl`: the command line. It owns argument parsing, configuration and turning errors
+//! into exit codes; every command calls into the library crates.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// graphetl turns raw event records into a property graph in Amazon Neptune.
+///
+/// The same code runs in AWS Lambda under Step Functions and, with `run --local`, on one
+/// machine with no AWS account.
+#[derive(Debug, Parser)]
+#[command(name = "graphetl", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a dataset spec (and that its SQL files exist) without running anything.
+    Validate(commands::validate::Args),
+    /// Transform one raw file (local path or s3://) into typed Parquet plus a quarantine file.
+    Transform(commands::transform::Args),
+    /// Run the pipeline on this machine against a local S3 endpoint (no AWS account needed).
+    Run(commands::run::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(&args),
+        Command::Transform(args) => commands::transform::run(&args),
+        Command::Run(args) => commands::run::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
