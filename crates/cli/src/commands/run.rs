@@ -50,12 +50,19 @@ fn collect_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
-                let relative = path.strip_prefix(root)?.to_str().context("non-UTF-8 file name")?.replace('\\', "/");
+            } else if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+            {
+                let relative = path
+                    .strip_prefix(root)?
+                    .to_str()
+                    .context("non-UTF-8 file name")?
+                    .replace('\\', "/");
                 files.push((path, relative));
             }
         }
@@ -73,12 +80,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (spec, spec_text) = read_spec(&args.dataset)?;
     let spec_dir = args.dataset.parent().unwrap_or(Path::new("."));
     let input = args.input.clone().unwrap_or_else(|| spec_dir.join(&spec.name).join("sample"));
-    let files = collect_files(&input).with_context(|| format!("cannot read input {}", input.display()))?;
+    let files =
+        collect_files(&input).with_context(|| format!("cannot read input {}", input.display()))?;
     if files.is_empty() {
         bail!("no input files under {}", input.display());
     }
     let s3_root = args.data_dir.join("s3");
-    std::fs::create_dir_all(&s3_root).with_context(|| format!("cannot create {}", s3_root.display()))?;
+    std::fs::create_dir_all(&s3_root)
+        .with_context(|| format!("cannot create {}", s3_root.display()))?;
     let work = args.data_dir.join("work");
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
@@ -88,41 +97,63 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let store = server.store();
         store.ensure_bucket(LOCAL_BUCKET).await?;
         // A run starts from a clean dataset area so that the same inputs give the same outputs.
-        for prefix in [layout::raw_prefix(&spec.name), layout::curated_prefix(&spec.name), layout::quarantine_prefix(&spec.name)] {
+        for prefix in [
+            layout::raw_prefix(&spec.name),
+            layout::curated_prefix(&spec.name),
+            layout::quarantine_prefix(&spec.name),
+        ] {
             store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
         }
-        store.put_bytes(LOCAL_BUCKET, &layout::spec_key(&spec.name), spec_text.into_bytes(), Some("application/toml")).await?;
+        store
+            .put_bytes(
+                LOCAL_BUCKET,
+                &layout::spec_key(&spec.name),
+                spec_text.into_bytes(),
+                Some("application/toml"),
+            )
+            .await?;
         for (path, relative) in &files {
             let key = format!("{}{relative}", layout::raw_prefix(&spec.name));
             store.put_file(LOCAL_BUCKET, &key, path, None).await?;
         }
-        eprintln!("uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{} on {}", files.len(), layout::raw_prefix(&spec.name), server.endpoint_url());
+        eprintln!(
+            "uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{} on {}",
+            files.len(),
+            layout::raw_prefix(&spec.name),
+            server.endpoint_url()
+        );
 
         let items: Vec<TransformItem> = store
             .list(LOCAL_BUCKET, &layout::raw_prefix(&spec.name))
             .await?
             .into_iter()
-            .map(|o| TransformItem { bucket: LOCAL_BUCKET.into(), key: o.key, dataset: spec.name.clone(), run_id: "local".into() })
+            .map(|o| TransformItem {
+                bucket: LOCAL_BUCKET.into(),
+                key: o.key,
+                dataset: spec.name.clone(),
+                run_id: "local".into(),
+            })
             .collect();
         let handler = TransformHandler::new(store, TransformOptions::default(), work.clone());
         let total = items.len();
         let mut done = 0usize;
-        let mut results: Vec<(String, Result<FileResult, graphetl_lambda::StepError>)> = futures::stream::iter(items)
-            .map(|item| {
-                let handler = &handler;
-                async move { (item.key.clone(), handler.handle(item).await) }
-            })
-            .buffer_unordered(args.concurrency.max(1))
-            .inspect(|(key, result)| {
-                done += 1;
-                let status = match result {
-                    Ok(r) => format!("{} rows, {} rejected", r.rows_in, r.rows_rejected),
-                    Err(e) => format!("FAILED {}", e.name),
-                };
-                eprintln!("[{done}/{total}] {key}: {status}");
-            })
-            .collect()
-            .await;
+        let mut results: Vec<(String, Result<FileResult, graphetl_lambda::StepError>)> =
+            futures::stream::iter(items)
+                .map(|item| {
+                    let handler = &handler;
+                    async move { (item.key.clone(), handler.handle(item).await) }
+                })
+                .buffer_unordered(args.concurrency.max(1))
+                .inspect(|(key, result)| {
+                    done += 1;
+                    let status = match result {
+                        Ok(r) => format!("{} rows, {} rejected", r.rows_in, r.rows_rejected),
+                        Err(e) => format!("FAILED {}", e.name),
+                    };
+                    eprintln!("[{done}/{total}] {key}: {status}");
+                })
+                .collect()
+                .await;
         results.sort_by(|a, b| a.0.cmp(&b.0));
         server.shutdown().await;
         Ok::<_, anyhow::Error>(print_summary(args, &spec.name, &results, started))
@@ -146,7 +177,10 @@ fn print_summary(
     println!("graphetl run --local: dataset {dataset}");
     println!("  files       {} transformed, {} failed", ok.len(), failed.len());
     println!("  rows        {rows_in} in, {written} written, {rejected} rejected");
-    println!("  parquet     {parquet} file(s) under {}", bucket_dir.join(layout::curated_prefix(dataset)).display());
+    println!(
+        "  parquet     {parquet} file(s) under {}",
+        bucket_dir.join(layout::curated_prefix(dataset)).display()
+    );
     if rejected > 0 {
         println!("  quarantine  {}", bucket_dir.join(layout::quarantine_prefix(dataset)).display());
     }
@@ -154,6 +188,8 @@ fn print_summary(
         println!("  failed      {key}: {}: {}", error.name, error.cause);
     }
     println!("  time        {:.2}s", started.elapsed().as_secs_f64());
-    println!("  note        aggregation, graph load and the state machine arrive with their issues; this run covers extract-free transform of every raw file");
+    println!(
+        "  note        aggregation, graph load and the state machine arrive with their issues; this run covers extract-free transform of every raw file"
+    );
     if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

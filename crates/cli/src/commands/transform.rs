@@ -35,7 +35,8 @@ pub(crate) struct Args {
 /// Runs the command: prints the file result as one JSON line on stdout.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (spec, _) = read_spec(&args.dataset)?;
-    let options = TransformOptions { row_group_rows: args.row_group_rows, ..TransformOptions::default() };
+    let options =
+        TransformOptions { row_group_rows: args.row_group_rows, ..TransformOptions::default() };
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let scratch = tempfile::Builder::new().prefix("graphetl-transform-").tempdir()?;
@@ -52,10 +53,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot download {}", args.input))?;
             (path, key, args.input.clone())
         }
-        None if args.input.starts_with("s3://") => bail!("--input {} is not an s3://bucket/key URL", args.input),
+        None if args.input.starts_with("s3://") => {
+            bail!("--input {} is not an s3://bucket/key URL", args.input)
+        }
         None => {
             let path = PathBuf::from(&args.input);
-            let name = path.file_name().and_then(|n| n.to_str()).context("--input has no file name")?;
+            let name =
+                path.file_name().and_then(|n| n.to_str()).context("--input has no file name")?;
             let raw_key = format!("{}{name}", layout::raw_prefix(&spec.name));
             (path, raw_key, args.input.clone())
         }
@@ -67,10 +71,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let result = match parse_s3_url(&args.output_dir) {
         Some((bucket, prefix)) => {
             if !prefix.is_empty() {
-                bail!("--output-dir takes s3://BUCKET only; outputs go to curated/<dataset>/ and quarantine/<dataset>/ in it");
+                bail!(
+                    "--output-dir takes s3://BUCKET only; outputs go to curated/<dataset>/ and quarantine/<dataset>/ in it"
+                );
             }
             let store = store.as_ref().context("no S3 client")?;
-            runtime.block_on(publish(store, &bucket, &spec.name, &raw_key, &output)).map_err(|e| anyhow::anyhow!(e))?
+            runtime
+                .block_on(publish(store, &bucket, &spec.name, &raw_key, &output))
+                .map_err(|e| anyhow::anyhow!(e))?
         }
         None => publish_local(Path::new(&args.output_dir), &spec.name, &raw_key, &output)?,
     };
@@ -88,32 +96,50 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Moves finished outputs into `root` under the bucket's key layout, each file atomically.
-fn publish_local(root: &Path, dataset: &str, raw_key: &str, output: &TransformOutput) -> anyhow::Result<FileResult> {
+fn publish_local(
+    root: &Path,
+    dataset: &str,
+    raw_key: &str,
+    output: &TransformOutput,
+) -> anyhow::Result<FileResult> {
     let place = |key: &str, from: &Path| -> anyhow::Result<()> {
         let dest = root.join(key);
         let dir = dest.parent().context("output key has no folder")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let staging = dest.with_extension("partial");
-        std::fs::copy(from, &staging).with_context(|| format!("cannot write {}", staging.display()))?;
-        std::fs::rename(&staging, &dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        std::fs::copy(from, &staging)
+            .with_context(|| format!("cannot write {}", staging.display()))?;
+        std::fs::rename(&staging, &dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         Ok(())
     };
     let mut outputs = Vec::new();
     for file in &output.files {
         let key = layout::curated_key(dataset, &file.partition, raw_key);
         place(&key, &file.path)?;
-        outputs.push(OutputFile { key, partition: file.partition.clone(), rows: file.rows, bytes: file.bytes });
+        outputs.push(OutputFile {
+            key,
+            partition: file.partition.clone(),
+            rows: file.rows,
+            bytes: file.bytes,
+        });
     }
     let quarantine_key = layout::quarantine_key(dataset, raw_key);
     let quarantine = match &output.quarantine {
         Some(q) => {
             place(&quarantine_key, &q.path)?;
-            Some(OutputFile { key: quarantine_key, partition: String::new(), rows: q.rows, bytes: q.bytes })
+            Some(OutputFile {
+                key: quarantine_key,
+                partition: String::new(),
+                rows: q.rows,
+                bytes: q.bytes,
+            })
         }
         None => {
             let stale = root.join(&quarantine_key);
             if stale.exists() {
-                std::fs::remove_file(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+                std::fs::remove_file(&stale)
+                    .with_context(|| format!("cannot remove {}", stale.display()))?;
             }
             None
         }

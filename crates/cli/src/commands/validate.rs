@@ -23,7 +23,9 @@ pub(crate) fn sql_problems(spec: &DatasetSpec, spec_dir: &std::path::Path) -> Ve
         let at = format!("aggregate.queries[{i}].sql");
         match std::fs::read_to_string(&path) {
             Err(e) => problems.push(format!("{at}: cannot read {}: {e}", path.display())),
-            Ok(sql) if sql.trim().is_empty() => problems.push(format!("{at}: {} is empty", path.display())),
+            Ok(sql) if sql.trim().is_empty() => {
+                problems.push(format!("{at}: {} is empty", path.display()))
+            }
             Ok(sql) => {
                 let mut rest = sql.as_str();
                 while let Some(start) = rest.find('{') {

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Transform benchmark: graphetl vs the pandas + pyarrow baseline on a messy service-calls CSV.
+
+    cargo build --release -p graphetl-cli
+    python3 bench/transform_bench.py                      # 1,000,000 rows, both tools
+    python3 bench/transform_bench.py --gb 1               # + a ~1 GiB input, graphetl only
+
+A benchmark, not a timed test: it prints a Markdown table (rows in/written/rejected, seconds,
+rows/s, peak RSS) and PASS/FAIL against the targets, and exits non-zero only when a tool crashes
+(or cannot be started), never because a target was missed.
+
+Targets (from the issue):
+  * graphetl rows/s >= 10x pandas rows/s
+  * graphetl peak RSS <= 0.25x pandas peak RSS
+  * a ~1 GB input transformed by graphetl with peak RSS <= 512 MiB (--gb)
+
+Each tool runs as a child process; wall time is measured around the child, peak RSS is the
+child's ru_maxrss from os.wait4 (KiB on Linux). Input files are generated once per
+(rows, seed, generator version) under --work and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+import gen_service_calls as gen  # noqa: E402
+
+SPEED_TARGET = 10.0        # graphetl rows/s / pandas rows/s >=
+RSS_TARGET = 0.25          # graphetl RSS / pandas RSS <=
+GB_RSS_TARGET_MIB = 512.0  # graphetl peak RSS on the GB input <=
+KEYS = ("rows_in", "rows_written", "rows_rejected")
+
+
+def ensure_input(path: Path, rows: int, seed: int, target_bytes: int | None) -> dict:
+    meta_path = Path(str(path) + ".meta.json")
+    if path.exists() and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+        if (meta.get("generator_version") == gen.GENERATOR_VERSION
+                and meta.get("seed") == seed
+                and meta.get("distinct_rows") == rows
+                and meta.get("target_bytes") == target_bytes
+                and meta.get("bytes") == path.stat().st_size):
+            print(f"reusing {rel(path)} ({meta['rows']:,} rows, {meta['bytes'] / 2**20:,.0f} MiB)",
+                  flush=True)
+            return meta
+    what = f"~{target_bytes / 2**30:g} GiB" if target_bytes else f"{rows:,} rows"
+    print(f"generating {rel(path)} ({what}, seed {seed}) ...", flush=True)
+    meta = gen.generate(str(path), rows, seed, target_bytes, quiet=True)
+    print(f"  {meta['rows']:,} rows, {meta['bytes'] / 2**20:,.0f} MiB, {meta['bad_rows']:,} bad rows, "
+          f"{meta['seconds']:.1f} s ({meta['distinct_rows'] / meta['seconds']:,.0f} rows/s)",
+          flush=True)
+    return meta
+
+
+def rel(p: Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def find_counts(obj):
+    """Breadth-first search for a dict holding rows_in/rows_written/rows_rejected."""
+    queue = [obj]
+    while queue:
+        o = queue.pop(0)
+        if isinstance(o, dict):
+            if all(k in o for k in KEYS):
+                return {k: o[k] for k in KEYS}
+            queue.extend(o.values())
+        elif isinstance(o, list):
+            queue.extend(o)
+    return None
+
+
+def parse_result(stdout: str):
+    """The last stdout line that is a JSON object with the counts (or the whole stdout as JSON)."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if not (line.startswith("{") and line.endswith("}")):
+            continue
+        try:
+            counts = find_counts(json.loads(line))
+        except ValueError:
+            continue
+        if counts:
+            return counts
+    try:
+        return find_counts(json.loads(stdout))
+    except ValueError:
+        return None
+
+
+def run_tool(name: str, cmd: list[str], out_dir: Path, fallback_rows: int) -> dict:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_out = out_dir.parent / f"{out_dir.name}.stdout.log"
+    log_err = out_dir.parent / f"{out_dir.name}.stderr.log"
+    print(f"running {name}: {' '.join(cmd)}", flush=True)
+    with open(log_out, "wb") as so, open(log_err, "wb") as se:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(cmd, stdout=so, stderr=se, stdin=subprocess.DEVNULL, cwd=REPO)
+        except OSError as e:
+            print(f"ERROR: cannot start {name}: {e}", file=sys.stderr)
+            return {"tool": name, "crashed": True, "exit": None}
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code               # already reaped by wait4
+    stdout = log_out.read_text(errors="replace")
+    res = {
+        "tool": name,
+        "exit": code,
+        "crashed": code != 0,
+        "seconds": seconds,
+        "peak_rss_mib": usage.ru_maxrss / 1024.0,          # ru_maxrss is KiB on Linux
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "stdout_log": str(log_out),
+        "stderr_log": str(log_err),
+    }
+    counts = parse_result(stdout)
+    if counts is None:
+        print(f"WARNING: {name} printed no JSON object with {', '.join(KEYS)} on stdout "
+              f"(see {rel(log_out)}); using the generator's row count for rows/s", file=sys.stderr)
+        counts = {"rows_in": None, "rows_written": None, "rows_rejected": None}
+    res.update(counts)
+    rows = counts["rows_in"] if isinstance(counts["rows_in"], int) else fallback_rows
+    res["rows_per_s"] = rows / seconds if seconds > 0 else float("inf")
+    if res["crashed"]:
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        print(f"ERROR: {name} failed ({how}); last stderr lines:", file=sys.stderr)
+        tail = log_err.read_text(errors="replace").splitlines()[-20:]
+        for line in tail:
+            print(f"  | {line}", file=sys.stderr)
+    return res
+
+
+def fmt_int(v) -> str:
+    return f"{v:,}" if isinstance(v, int) else "?"
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| tool | rows in | rows written | rows rejected | seconds | rows/s | peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if r.get("seconds") is None:
+            lines.append(f"| {r['tool']} | – | – | – | – | – | – |")
+            continue
+        crashed = " (CRASHED)" if r["crashed"] else ""
+        lines.append(f"| {r['tool']}{crashed} | {fmt_int(r['rows_in'])} | {fmt_int(r['rows_written'])} "
+                     f"| {fmt_int(r['rows_rejected'])} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} "
+                     f"| {r['peak_rss_mib']:,.1f} |")
+    return "\n".join(lines)
+
+
+def check_agreement(results: list[dict], meta: dict) -> None:
+    """Both tools (and the generator's count of planted bad rows) should agree; warn if not."""
+    expected = {"rows_in": meta["rows"], "rows_rejected": meta["bad_rows"],
+                "rows_written": meta["rows"] - meta["bad_rows"]}
+    ok = [r for r in results if not r["crashed"]]
+    for r in ok:
+        for k in KEYS:
+            if r.get(k) is not None and r[k] != expected[k]:
+                print(f"WARNING: {r['tool']} reports {k} = {r[k]:,}; the generator expects "
+                      f"{expected[k]:,} (it planted {meta['bad_rows']:,} bad rows in {meta['rows']:,})")
+    if len(ok) == 2:
+        a, b = ok
+        for k in ("rows_written", "rows_rejected"):
+            if a.get(k) is not None and b.get(k) is not None and a[k] != b[k]:
+                print(f"WARNING: tools disagree on {k}: {a['tool']} {a[k]:,} vs {b['tool']} {b[k]:,} "
+                      f"(difference {a[k] - b[k]:+,}); conversion semantics differ")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def versions() -> str:
+    parts = [f"python {platform.python_version()}"]
+    for pkg in ("pandas", "pyarrow", "numpy"):
+        try:
+            parts.append(f"{pkg} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{pkg} missing")
+    return ", ".join(parts)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="graphetl vs pandas+pyarrow transform benchmark")
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows in the main input (default 1000000)")
+    p.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    p.add_argument("--graphetl", default=None, help="graphetl binary (default target/release/graphetl)")
+    p.add_argument("--dataset", default=None, help="dataset spec (default bench/service-calls-csv.toml)")
+    p.add_argument("--work", default=None, help="work dir for inputs and outputs (default bench/out)")
+    p.add_argument("--skip-pandas", action="store_true", help="run graphetl only (no ratios)")
+    p.add_argument("--skip-graphetl", action="store_true",
+                   help="run the pandas baseline only (to check the baseline itself)")
+    p.add_argument("--gb", type=float, default=None,
+                   help="also transform a ~X GiB input with graphetl only and check peak RSS <= 512 MiB")
+    p.add_argument("--json-out", default=None, help="also write all results as JSON to this file")
+    a = p.parse_args(argv)
+
+    graphetl = Path(a.graphetl) if a.graphetl else REPO / "target" / "release" / "graphetl"
+    dataset = Path(a.dataset) if a.dataset else BENCH / "service-calls-csv.toml"
+    work = Path(a.work) if a.work else BENCH / "out"
+    graphetl, dataset, work = graphetl.resolve(), dataset.resolve(), work.resolve()
+    if a.rows <= 0:
+        p.error("--rows must be positive")
+    if a.skip_pandas and a.skip_graphetl:
+        p.error("nothing to run")
+    if not a.skip_graphetl and not os.access(graphetl, os.X_OK):
+        print(f"ERROR: graphetl binary not found or not executable: {graphetl}\n"
+              f"       build it with: cargo build --release -p graphetl-cli", file=sys.stderr)
+        return 2
+    work.mkdir(parents=True, exist_ok=True)
+
+    print(f"# transform benchmark\n\n{os.cpu_count()} CPUs, {platform.platform()}; {versions()}\n",
+          flush=True)
+    csv_path = work / f"service-calls-{a.rows}-s{a.seed}.csv"
+    meta = ensure_input(csv_path, a.rows, a.seed, None)
+
+    results = []
+    if not a.skip_graphetl:
+        results.append(run_tool("graphetl", [str(graphetl), "transform", "--dataset", str(dataset),
+                                             "--input", str(csv_path),
+                                             "--output-dir", str(work / "graphetl")],
+                                work / "graphetl", meta["rows"]))
+    if not a.skip_pandas:
+        results.append(run_tool("pandas+pyarrow", [sys.executable, str(BENCH / "pandas_transform.py"),
+                                                   "--input", str(csv_path),
+                                                   "--output-dir", str(work / "pandas")],
+                                work / "pandas", meta["rows"]))
+
+    print(f"\n## {meta['rows']:,}-row CSV ({meta['bytes'] / 2**20:,.0f} MiB, "
+          f"{meta['bad_rows']:,} planted bad rows)\n")
+    print(table(results))
+    print()
+    check_agreement(results, meta)
+
+    summary = {"input": {"path": str(csv_path), **meta}, "results": results}
+    by = {r["tool"]: r for r in results}
+    g, pd_ = by.get("graphetl"), by.get("pandas+pyarrow")
+    if g and pd_ and not g["crashed"] and not pd_["crashed"]:
+        speed = g["rows_per_s"] / pd_["rows_per_s"]
+        rss = g["peak_rss_mib"] / pd_["peak_rss_mib"]
+        summary["ratios"] = {"rows_per_s": speed, "peak_rss": rss}
+        print(f"- rows/s ratio (graphetl / pandas): **{speed:.1f}×** — target ≥ {SPEED_TARGET:g}× "
+              f"→ {verdict(speed >= SPEED_TARGET)}")
+        print(f"- peak RSS ratio (graphetl / pandas): **{rss:.3f}×** — target ≤ {RSS_TARGET:g}× "
+              f"→ {verdict(rss <= RSS_TARGET)}")
+
+    if a.gb and not a.skip_graphetl:
+        target = int(a.gb * 2**30)
+        gb_path = work / f"service-calls-{a.gb:g}gib-s{a.seed}.csv"
+        print()
+        gmeta = ensure_input(gb_path, min(a.rows, 1_000_000), a.seed, target)
+        r = run_tool("graphetl (GB input)", [str(graphetl), "transform", "--dataset", str(dataset),
+                                             "--input", str(gb_path),
+                                             "--output-dir", str(work / "graphetl-gb")],
+                     work / "graphetl-gb", gmeta["rows"])
+        results.append(r)
+        summary["gb"] = {"input": {"path": str(gb_path), **gmeta}, "result": r}
+        print(f"\n## ~{a.gb:g} GiB CSV ({gmeta['bytes'] / 2**20:,.0f} MiB, {gmeta['rows']:,} rows, "
+              f"{gmeta['bad_rows']:,} planted bad rows)\n")
+        print(table([r]))
+        print()
+        if not r["crashed"]:
+            check_agreement([r], gmeta)
+            print(f"- peak RSS: **{r['peak_rss_mib']:,.1f} MiB** — target ≤ {GB_RSS_TARGET_MIB:g} MiB "
+                  f"→ {verdict(r['peak_rss_mib'] <= GB_RSS_TARGET_MIB)}")
+
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+    crashed = [r["tool"] for r in results if r["crashed"]]
+    if crashed:
+        print(f"\nERROR: crashed: {', '.join(crashed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

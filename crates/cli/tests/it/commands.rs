@@ -1,0 +1,205 @@
+//! `graphetl validate`, `transform` and `run --local` as a user runs them.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{graphetl, text};
+
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn validate_accepts_the_shipped_specs_and_explains_a_bad_one() {
+    for spec in
+        ["datasets/service-calls.toml", "datasets/products.toml", "bench/service-calls-csv.toml"]
+    {
+        let out = graphetl(&["validate", "--dataset", spec]);
+        assert!(out.status.success(), "{spec}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(": ok: dataset"), "{}", text(&out.stdout));
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad = dir.path().join("bad.toml");
+    let spec = "name = \"bad\"\n[input]\nformat = \"csv\"\n[[columns]]\nname = \"a\"\ntype = \"decimel(10,2)\"\n[aggregate]\n[[aggregate.queries]]\nname = \"q\"\nsql = \"q.sql\"\n";
+    std::fs::write(&bad, spec).unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bad.toml: columns[0].type: unknown type \"decimel(10,2)\""),
+        "{}",
+        text(&out.stderr)
+    );
+    // With a valid spec, a missing SQL file and an unknown placeholder are reported.
+    std::fs::write(&bad, spec.replace("decimel", "decimal")).unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert!(
+        text(&out.stderr).contains("aggregate.queries[0].sql: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(dir.path().join("q.sql"), "SELECT * FROM {tabel}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert!(text(&out.stderr).contains("uses the placeholder {tabel}"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn transform_of_a_messy_dms_csv_gives_exactly_the_typed_rows() {
+    let out_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&[
+        "transform",
+        "--dataset",
+        "datasets/products.toml",
+        "--input",
+        "datasets/products/sample/LOAD00000001.csv",
+        "--output-dir",
+        &out_dir.path().display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).trim()).unwrap_or_default();
+    assert_eq!(
+        (
+            result["rows_in"].as_u64(),
+            result["rows_written"].as_u64(),
+            result["rows_rejected"].as_u64()
+        ),
+        (Some(9), Some(5), Some(4))
+    );
+    let keys: Vec<&str> = result["outputs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys[0].starts_with("curated/products/dt=2024-03-27/LOAD00000001-"), "{keys:?}");
+    assert!(keys[1].starts_with("curated/products/dt=2024-03-28/LOAD00000001-"), "{keys:?}");
+
+    let path = out_dir.path().join(keys[0]);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        File::open(&path).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .and_then(|b| b.build())
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut rows = Vec::new();
+    for batch in reader.flatten() {
+        for i in 0..batch.num_rows() {
+            let ids = batch.column(1).as_primitive::<arrow_array::types::Int64Type>();
+            let prices = batch.column(6).as_primitive::<arrow_array::types::Decimal128Type>();
+            let active = batch.column(4).as_boolean();
+            let tags = batch.column(7).as_list::<i32>();
+            let tag_text: Vec<String> = if tags.is_null(i) {
+                vec!["∅".into()]
+            } else {
+                tags.value(i).as_string::<i32>().iter().flatten().map(str::to_owned).collect()
+            };
+            rows.push(format!(
+                "{} {} {} {}",
+                ids.value(i),
+                active.value(i),
+                prices.value(i),
+                tag_text.join("+")
+            ));
+        }
+    }
+    assert_eq!(
+        rows,
+        [
+            "1001 true 123450 steel+electric",
+            "1002 true 999 ceramic",
+            "1003 false -500 led+dimmable"
+        ]
+    );
+
+    let quarantine = result["quarantine"]["key"].as_str().unwrap_or_default();
+    let lines = std::fs::read_to_string(out_dir.path().join(quarantine)).unwrap_or_default();
+    let reasons: Vec<String> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            format!(
+                "{} {} {}",
+                v["row"],
+                v["column"].as_str().unwrap_or(""),
+                v["value"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["6 op X", "7 is_active maybe", "8 created_date 2024-02-30", "9 product_id "]
+    );
+}
+
+#[test]
+fn a_broken_file_fails_clearly_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = dir.path().join("part-0.json.gz");
+    std::fs::write(
+        &input,
+        [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xab, 0x56],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = dir.path().join("out");
+    let out = graphetl(&[
+        "transform",
+        "--dataset",
+        "datasets/service-calls.toml",
+        "--input",
+        &input.display().to_string(),
+        "--output-dir",
+        &out_dir.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the gzip stream is truncated or corrupt"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(files_under(&out_dir).is_empty());
+}
+
+#[test]
+fn run_local_twice_gives_byte_identical_outputs() {
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data_dir = data.path().display().to_string();
+    let curated = data.path().join("s3/graphetl-local/curated/service-calls");
+    let mut snapshots = Vec::new();
+    for _ in 0..2 {
+        let out = graphetl(&["run", "--local", "--data-dir", &data_dir]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("rows        360 in, 351 written, 9 rejected"),
+            "{}",
+            text(&out.stdout)
+        );
+        let files: Vec<(PathBuf, Vec<u8>)> = files_under(&curated)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                (p, bytes)
+            })
+            .collect();
+        assert_eq!(files.len(), 3);
+        snapshots.push(files);
+    }
+    assert!(snapshots[0] == snapshots[1], "the second run changed the curated files");
+}
