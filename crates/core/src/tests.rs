@@ -402,7 +402,10 @@ mod convert_tests {
         }
         assert_eq!(f.parse_timestamp("1763607845.5"), Ok(1_763_607_845_500_000));
         let pattern = formats(&["%Y-%m-%d %H:%M:%S%.f"]);
-        assert_eq!(pattern.parse_timestamp("2025-11-20 03:04:05.123456000"), Ok(1_763_607_845_123_456));
+        assert_eq!(
+            pattern.parse_timestamp("2025-11-20 03:04:05.123456000"),
+            Ok(1_763_607_845_123_456)
+        );
         assert!(pattern.parse_timestamp("2025-11-20 03:04:05.123456789").is_err());
     }
 
