@@ -290,15 +290,24 @@ impl DecimalFormat {
             Some((i, f)) => (i, Some(f)),
             None => (text, None),
         };
-        // Integer part: digits with optional, well-formed digit grouping.
-        let mut int_digits = String::with_capacity(int_part.len());
+        // Integer part: digits with optional, well-formed digit grouping, accumulated without
+        // allocating (at most 38 significant digits fit i128: max ≈ 1.7e38).
+        let mut int_value: i128 = 0;
+        let mut int_significant = 0usize;
+        let mut int_digits = 0usize;
         let mut group_sep: Option<char> = None;
         let mut group_len = 0usize;
         let mut groups = 0usize;
         for c in int_part.chars() {
-            if c.is_ascii_digit() {
-                int_digits.push(c);
+            if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+                int_digits += 1;
                 group_len += 1;
+                if int_significant > 0 || d != 0 {
+                    int_significant += 1;
+                    if int_significant <= 38 {
+                        int_value = int_value * 10 + i128::from(d);
+                    }
+                }
             } else if is_group_separator(c, self.decimal_comma) {
                 if group_sep.is_some_and(|g| g != c) {
                     return err("mixes digit-group separators");
@@ -322,7 +331,7 @@ impl DecimalFormat {
             Some(_) => return err("unexpected characters after the decimal point"),
             None => "",
         };
-        if int_digits.is_empty() && frac_digits.is_empty() {
+        if int_digits == 0 && frac_digits.is_empty() {
             return err("no digits");
         }
         let scale = usize::from(self.scale);
@@ -334,21 +343,16 @@ impl DecimalFormat {
                 self.scale
             ));
         }
-        let int_significant = int_digits.trim_start_matches('0');
         let max_int = usize::from(self.precision) - scale;
-        if int_significant.len() > max_int {
+        if int_significant > max_int {
             return err(format!(
                 "does not fit decimal({},{}): {} digits before the point, at most {}",
-                self.precision,
-                self.scale,
-                int_significant.len(),
-                max_int
+                self.precision, self.scale, int_significant, max_int
             ));
         }
-        // At most 38 digits in total: fits i128 (max ≈ 1.7e38).
-        let mut unscaled: i128 = 0;
+        let mut unscaled = int_value;
         let frac_padded = significant_frac.bytes().chain(std::iter::repeat(b'0')).take(scale);
-        for b in int_significant.bytes().chain(frac_padded) {
+        for b in frac_padded {
             unscaled = unscaled * 10 + i128::from(b - b'0');
         }
         Ok(if negative { -unscaled } else { unscaled })
@@ -381,6 +385,24 @@ pub struct ListFormat {
 impl ListFormat {
     /// Splits on every separator, trims items and drops empty ones.
     pub fn split<'a>(&self, raw: &'a str) -> Vec<Cow<'a, str>> {
+        // Fast path: every separator is one character.
+        let single: Vec<char> = self
+            .separators
+            .iter()
+            .filter_map(|s| {
+                let mut chars = s.chars();
+                let c = chars.next()?;
+                chars.next().is_none().then_some(c)
+            })
+            .collect();
+        if single.len() == self.separators.len() {
+            return raw
+                .split(|c: char| single.contains(&c))
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(Cow::Borrowed)
+                .collect();
+        }
         let mut items = Vec::new();
         let mut rest = raw;
         loop {
@@ -644,8 +666,11 @@ fn parse_iso8601(value: &str) -> Option<i64> {
                 if frac.len() > 6 && frac[6..].bytes().any(|b| b != b'0') {
                     return None;
                 }
-                let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-                micros = six.parse().ok()?;
+                micros = frac
+                    .bytes()
+                    .chain(std::iter::repeat(b'0'))
+                    .take(6)
+                    .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
             }
         }
         if hour > 23 || minute > 59 || second > 59 {

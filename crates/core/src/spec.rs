@@ -222,13 +222,23 @@ pub struct Column {
     pub required: bool,
     /// Null tokens for this column (the input's unless overridden).
     pub null_values: Vec<String>,
+    /// Length of the longest null token (for a fast negative check).
+    pub null_max_len: usize,
     /// The compiled conversion.
     pub converter: Converter,
 }
 
 impl Column {
-    /// Whether `value` (already trimmed) is one of this column's null tokens.
-    pub fn is_null_token(&self, trimmed: &str) -> bool {
+    /// Whether `value` is one of this column's null tokens (compared after trimming).
+    pub fn is_null(&self, value: &str) -> bool {
+        // Fast path: a value longer than every token (plus surrounding space) is not null.
+        if value.len() > self.null_max_len
+            && !value.starts_with(char::is_whitespace)
+            && !value.ends_with(char::is_whitespace)
+        {
+            return false;
+        }
+        let trimmed = value.trim();
         self.null_values.iter().any(|n| n == trimmed)
     }
 }
@@ -849,6 +859,7 @@ fn resolve_columns(raw: Vec<RawColumn>, input: &InputSpec, problems: &mut Proble
         };
         let converter = build_converter(&col, ty, &at, problems);
         let null_values = col.null_values.clone().unwrap_or_else(|| input.null_values.clone());
+        let null_max_len = null_values.iter().map(String::len).max().unwrap_or(0);
         columns.push(Column {
             name: col.name,
             from,
@@ -856,6 +867,7 @@ fn resolve_columns(raw: Vec<RawColumn>, input: &InputSpec, problems: &mut Proble
             ty,
             required: col.required,
             null_values,
+            null_max_len,
             converter,
         });
     }

@@ -1,6 +1,7 @@
 //! CSV input: header mapping, delimiter sanity check, one row at a time as byte records.
 
 use std::borrow::Cow;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use graphetl_core::DatasetSpec;
 
@@ -78,46 +79,123 @@ pub(crate) fn read_csv(
         }
         index.push(position);
     }
-    let mut row: u64 = 0;
+    // A reader thread parses records in chunks while this thread converts them; recycled
+    // chunks keep their buffers, so steady state allocates nothing.
+    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<csv::ByteRecord>>(CHUNKS_IN_FLIGHT + 2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || parse_chunks(&mut csv, &chunk_tx, &recycle_rx));
+        let result = convert_chunks(&header, &index, &chunk_rx, &recycle_tx, errors, sink);
+        // Unblock the reader if we stopped early, so the scope can end.
+        drop(chunk_rx);
+        drop(recycle_tx);
+        result
+    })
+}
+
+/// Records parsed per chunk.
+const CHUNK_RECORDS: usize = 1024;
+/// Chunks queued between the reader and the converter at most.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A chunk of parsed records (the first `filled` are valid), or the error that ended parsing.
+struct Chunk {
+    records: Vec<csv::ByteRecord>,
+    filled: usize,
+    error: Option<csv::Error>,
+}
+
+fn parse_chunks<R: std::io::Read>(
+    csv: &mut csv::Reader<R>,
+    chunks: &SyncSender<Chunk>,
+    recycled: &Receiver<Vec<csv::ByteRecord>>,
+) {
     loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(errors, e, row + 1)),
+        let mut records = recycled.try_recv().unwrap_or_default();
+        if records.len() < CHUNK_RECORDS {
+            records.resize_with(CHUNK_RECORDS, csv::ByteRecord::new);
         }
-        row += 1;
-        let render = || {
-            let fields = record.iter().map(|f| String::from_utf8_lossy(f).into_owned());
-            if record.len() == header.len() {
-                serde_json::Value::Object(
-                    header.iter().cloned().zip(fields.map(serde_json::Value::String)).collect(),
-                )
-            } else {
-                serde_json::Value::Array(fields.map(serde_json::Value::String).collect())
+        let mut filled = 0;
+        let mut error = None;
+        let mut done = false;
+        while filled < CHUNK_RECORDS {
+            match csv.read_byte_record(&mut records[filled]) {
+                Ok(true) => filled += 1,
+                Ok(false) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    done = true;
+                    break;
+                }
             }
-        };
-        if record.len() != header.len() {
-            sink.push_bad_row(
-                row,
-                "",
-                "",
-                &format!("the row has {} fields; the header has {}", record.len(), header.len()),
-                &render,
-            )?;
-            continue;
         }
-        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(index.len());
-        for position in &index {
-            let cell = match position.and_then(|i| record.get(i)) {
-                None => Cell::Absent,
-                Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(text) => Cell::Text(Cow::Borrowed(text)),
-                    Err(_) => return Err(TransformError::InvalidUtf8 { row }),
-                },
-            };
-            cells.push(cell);
+        if chunks.send(Chunk { records, filled, error }).is_err() || done {
+            return;
         }
-        sink.push_row(row, &cells, &render)?;
+    }
+}
+
+fn convert_chunks(
+    header: &[String],
+    index: &[Option<usize>],
+    chunks: &Receiver<Chunk>,
+    recycle: &SyncSender<Vec<csv::ByteRecord>>,
+    errors: ReadErrors,
+    sink: &mut RowSink<'_>,
+) -> Result<(), TransformError> {
+    let mut row: u64 = 0;
+    for chunk in chunks {
+        for record in &chunk.records[..chunk.filled] {
+            row += 1;
+            convert_record(header, index, record, row, sink)?;
+        }
+        if let Some(e) = chunk.error {
+            return Err(csv_error(errors, e, row + 1));
+        }
+        let _ = recycle.try_send(chunk.records);
     }
     Ok(())
+}
+
+fn convert_record(
+    header: &[String],
+    index: &[Option<usize>],
+    record: &csv::ByteRecord,
+    row: u64,
+    sink: &mut RowSink<'_>,
+) -> Result<(), TransformError> {
+    let render = || {
+        let fields = record.iter().map(|f| String::from_utf8_lossy(f).into_owned());
+        if record.len() == header.len() {
+            serde_json::Value::Object(
+                header.iter().cloned().zip(fields.map(serde_json::Value::String)).collect(),
+            )
+        } else {
+            serde_json::Value::Array(fields.map(serde_json::Value::String).collect())
+        }
+    };
+    if record.len() != header.len() {
+        return sink.push_bad_row(
+            row,
+            "",
+            "",
+            &format!("the row has {} fields; the header has {}", record.len(), header.len()),
+            &render,
+        );
+    }
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(index.len());
+    for position in index {
+        let cell = match position.and_then(|i| record.get(i)) {
+            None => Cell::Absent,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Cell::Text(Cow::Borrowed(text)),
+                Err(_) => return Err(TransformError::InvalidUtf8 { row }),
+            },
+        };
+        cells.push(cell);
+    }
+    sink.push_row(row, &cells, &render)
 }

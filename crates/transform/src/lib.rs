@@ -12,6 +12,7 @@
 
 mod cells;
 mod csv_input;
+mod encoder;
 mod error;
 mod jsonl_input;
 mod parquet_input;

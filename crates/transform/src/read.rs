@@ -34,15 +34,27 @@ pub(crate) struct LineLimit<R> {
 impl<R: Read> Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for chunk in buf[..n].split_inclusive(|b| *b == b'\n') {
-            if chunk.last() == Some(&b'\n') {
-                self.since_newline = 0;
-            } else {
-                self.since_newline += chunk.len();
+        let chunk = &buf[..n];
+        match chunk.iter().position(|b| *b == b'\n') {
+            None => self.since_newline += n,
+            Some(first) => {
+                if self.since_newline + first > self.limit {
+                    return Err(io::Error::other(LineTooLong));
+                }
+                let last = chunk.iter().rposition(|b| *b == b'\n').unwrap_or(first);
+                // Lines wholly inside a chunk longer than the limit need a full scan.
+                if last - first > self.limit
+                    && chunk[first..=last]
+                        .split(|b| *b == b'\n')
+                        .any(|line| line.len() > self.limit)
+                {
+                    return Err(io::Error::other(LineTooLong));
+                }
+                self.since_newline = n - last - 1;
             }
-            if self.since_newline > self.limit {
-                return Err(io::Error::other(LineTooLong));
-            }
+        }
+        if self.since_newline > self.limit {
+            return Err(io::Error::other(LineTooLong));
         }
         Ok(n)
     }

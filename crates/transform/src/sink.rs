@@ -2,7 +2,7 @@
 //! partition and bad rows to the quarantine file.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::cells::Cell;
+use crate::encoder::Encoder;
 use crate::{PartitionFile, QuarantineFile, TransformError, TransformOptions, TransformOutput};
 
 /// Longest raw value copied into a quarantine record.
@@ -135,7 +136,7 @@ struct PartWriter {
     builders: Vec<Builder>,
     buffered: usize,
     rows: u64,
-    writer: ArrowWriter<BufWriter<File>>,
+    slot: usize,
 }
 
 fn output_err(e: impl std::fmt::Display) -> TransformError {
@@ -143,13 +144,17 @@ fn output_err(e: impl std::fmt::Display) -> TransformError {
 }
 
 impl PartWriter {
-    fn flush_batch(&mut self, schema: &SchemaRef) -> Result<(), TransformError> {
+    fn flush_batch(
+        &mut self,
+        schema: &SchemaRef,
+        encoder: &mut Encoder,
+    ) -> Result<(), TransformError> {
         if self.buffered == 0 {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
         let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(output_err)?;
-        self.writer.write(&batch).map_err(output_err)?;
+        encoder.write(self.slot, batch)?;
         self.buffered = 0;
         Ok(())
     }
@@ -187,8 +192,10 @@ pub(crate) struct RowSink<'s> {
     options: &'s TransformOptions,
     schema: SchemaRef,
     properties: WriterProperties,
-    partitions: BTreeMap<String, PartWriter>,
-    last_partition: Option<((i64, i64), String)>,
+    /// Open writers, and which one serves each (day, hour) key.
+    parts: Vec<PartWriter>,
+    slots: HashMap<(i64, i64), usize>,
+    encoder: Encoder,
     quarantine: Option<Quarantine>,
     rows_in: u64,
     missing_fields: Vec<String>,
@@ -215,8 +222,9 @@ impl<'s> RowSink<'s> {
             options,
             schema: output_schema(spec),
             properties,
-            partitions: BTreeMap::new(),
-            last_partition: None,
+            parts: Vec::new(),
+            slots: HashMap::new(),
+            encoder: Encoder::start()?,
             quarantine: None,
             rows_in: 0,
             missing_fields: Vec::new(),
@@ -254,7 +262,7 @@ impl<'s> RowSink<'s> {
             }
         }
         let partition = if failures.is_empty() {
-            match self.partition_of(&values) {
+            match self.partition_key(&values) {
                 Ok(p) => Some(p),
                 Err(reason) => {
                     let column = self
@@ -294,8 +302,9 @@ impl<'s> RowSink<'s> {
         self.reject(row, vec![failure], record)
     }
 
-    fn partition_of(&mut self, values: &[Option<Value<'_>>]) -> Result<String, String> {
-        let Some(spec) = &self.spec.partition else { return Ok(String::new()) };
+    /// The (day, hour) partition key of a row; (-1, -1) when the spec has no partition.
+    fn partition_key(&self, values: &[Option<Value<'_>>]) -> Result<(i64, i64), String> {
+        let Some(spec) = &self.spec.partition else { return Ok((-1, -1)) };
         let (day, hour) = match values.get(spec.dt_column) {
             Some(Some(Value::Timestamp(micros))) => {
                 let seconds = micros.div_euclid(1_000_000);
@@ -309,36 +318,40 @@ impl<'s> RowSink<'s> {
                 ));
             }
         };
-        let hour = if spec.hour { hour } else { -1 };
-        if let Some((key, text)) = &self.last_partition
-            && *key == (day, hour)
-        {
-            return Ok(text.clone());
+        Ok((day, if spec.hour { hour } else { -1 }))
+    }
+
+    fn partition_text(key: (i64, i64)) -> String {
+        let (day, hour) = key;
+        if day == -1 && hour == -1 {
+            return String::new();
         }
         let date = graphetl_core::convert::format_date(i32::try_from(day).unwrap_or(i32::MAX));
-        let text =
-            if hour >= 0 { format!("dt={date}/hour={hour:02}") } else { format!("dt={date}") };
-        self.last_partition = Some(((day, hour), text.clone()));
-        Ok(text)
+        if hour >= 0 { format!("dt={date}/hour={hour:02}") } else { format!("dt={date}") }
     }
 
     fn write_good(
         &mut self,
-        partition: String,
+        key: (i64, i64),
         values: &[Option<Value<'_>>],
     ) -> Result<(), TransformError> {
-        if !self.partitions.contains_key(&partition) {
-            if self.partitions.len() >= self.options.max_partitions {
-                return Err(TransformError::TooManyPartitions {
-                    limit: self.options.max_partitions,
-                });
+        let slot = match self.slots.get(&key) {
+            Some(slot) => *slot,
+            None => {
+                if self.parts.len() >= self.options.max_partitions {
+                    return Err(TransformError::TooManyPartitions {
+                        limit: self.options.max_partitions,
+                    });
+                }
+                let writer = self.open_partition(&Self::partition_text(key), self.parts.len())?;
+                self.parts.push(writer);
+                self.slots.insert(key, self.parts.len() - 1);
+                self.parts.len() - 1
             }
-            let writer = self.open_partition(&partition)?;
-            self.partitions.insert(partition.clone(), writer);
-        }
+        };
         let schema = self.schema.clone();
         let batch_rows = self.options.batch_rows.max(1);
-        let Some(part) = self.partitions.get_mut(&partition) else {
+        let Some(part) = self.parts.get_mut(slot) else {
             return Err(output_err("partition writer vanished"));
         };
         for (builder, value) in part.builders.iter_mut().zip(values) {
@@ -347,13 +360,21 @@ impl<'s> RowSink<'s> {
         part.buffered += 1;
         part.rows += 1;
         if part.buffered >= batch_rows {
-            part.flush_batch(&schema)?;
+            part.flush_batch(&schema, &mut self.encoder)?;
         }
         Ok(())
     }
 
-    fn open_partition(&self, partition: &str) -> Result<PartWriter, TransformError> {
-        let dir = self.work_dir.join("curated").join(partition);
+    fn open_partition(
+        &mut self,
+        partition: &str,
+        slot: usize,
+    ) -> Result<PartWriter, TransformError> {
+        let dir = if partition.is_empty() {
+            self.work_dir.join("curated")
+        } else {
+            self.work_dir.join("curated").join(partition)
+        };
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| TransformError::Io { path, source }
@@ -367,6 +388,7 @@ impl<'s> RowSink<'s> {
             Some(self.properties.clone()),
         )
         .map_err(output_err)?;
+        self.encoder.open(slot, writer)?;
         let capacity = self.options.batch_rows.max(1);
         Ok(PartWriter {
             partition: partition.to_owned(),
@@ -374,7 +396,7 @@ impl<'s> RowSink<'s> {
             builders: self.spec.columns.iter().map(|c| Builder::new(c.ty, capacity)).collect(),
             buffered: 0,
             rows: 0,
-            writer,
+            slot,
         })
     }
 
@@ -427,11 +449,16 @@ impl<'s> RowSink<'s> {
 
     /// Flushes and closes every writer and returns what was written.
     pub(crate) fn finish(self) -> Result<TransformOutput, TransformError> {
-        let mut files = Vec::with_capacity(self.partitions.len());
+        let mut files = Vec::with_capacity(self.parts.len());
         let mut rows_written = 0;
-        for (_, mut part) in self.partitions {
-            part.flush_batch(&self.schema)?;
-            part.writer.close().map_err(output_err)?;
+        let mut parts = self.parts;
+        let mut encoder = self.encoder;
+        for part in &mut parts {
+            part.flush_batch(&self.schema, &mut encoder)?;
+        }
+        encoder.finish()?;
+        parts.sort_by(|a, b| a.partition.cmp(&b.partition));
+        for part in parts {
             let bytes = std::fs::metadata(&part.path)
                 .map_err(|source| TransformError::Io { path: part.path.clone(), source })?
                 .len();
@@ -476,7 +503,7 @@ fn convert_cell<'a>(
     let value = match cell {
         Cell::Absent => None,
         Cell::Text(text) => {
-            if column.is_null_token(text.trim()) {
+            if column.is_null(text) {
                 None
             } else {
                 match column.converter.convert(text) {
