@@ -26,6 +26,10 @@ enum Command {
     Transform(commands::transform::Args),
     /// Run the pipeline on this machine against a local S3 endpoint (no AWS account needed).
     Run(commands::run::Args),
+    /// The local Step Functions interpreter: validate or run an ASL definition.
+    States(commands::states::Args),
+    /// Worst-case history events of every execution a definition starts, for N input items.
+    HistoryBudget(commands::states::BudgetArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Transform(args) => commands::transform::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::States(args) => commands::states::run(&args),
+        Command::HistoryBudget(args) => commands::states::budget(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,194 @@
+//! `graphetl states validate|run` and `graphetl history-budget`: the local Step Functions
+//! interpreter from the command line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use graphetl_states::asl::StateMachine;
+use graphetl_states::budget::{BudgetInput, history_budget};
+use graphetl_states::exec::{Engine, Status};
+use graphetl_states::history::MAX_HISTORY_EVENTS;
+use graphetl_states::mock::MockCase;
+
+/// Arguments of `graphetl states`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: StatesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StatesCommand {
+    /// Check an ASL definition: every problem is printed with its state and field.
+    Validate {
+        /// The definition (.asl.json).
+        definition: PathBuf,
+    },
+    /// Run a definition locally and print the execution output (exit 0 on SUCCEEDED).
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The definition (.asl.json).
+    #[arg(long)]
+    definition: PathBuf,
+    /// The execution input: JSON text, or @FILE.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// A Step Functions Local MockConfigFile.json whose responses replace task calls.
+    #[arg(long, requires_all = ["test_case", "state_machine"])]
+    mock_config: Option<PathBuf>,
+    /// The test case to use from the mock config.
+    #[arg(long)]
+    test_case: Option<String>,
+    /// The state machine name the mock config knows this definition by.
+    #[arg(long)]
+    state_machine: Option<String>,
+    /// Write the execution history (GetExecutionHistory JSON) to this file.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Record waits and retry delays without sleeping (virtual clock).
+    #[arg(long)]
+    virtual_time: bool,
+}
+
+/// Arguments of `graphetl history-budget`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BudgetArgs {
+    /// The definition (.asl.json).
+    #[arg(long)]
+    definition: PathBuf,
+    /// Items the Distributed Map reads (input files).
+    #[arg(long)]
+    items: u64,
+    /// Failed attempts assumed per task execution (capped by its retriers).
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
+    /// Item count of an inline Map state, as STATE=N (repeatable).
+    #[arg(long = "map-items", value_parser = parse_map_items)]
+    map_items: Vec<(String, u64)>,
+    /// Fail (exit 1) if any execution's worst case exceeds this many events.
+    #[arg(long, default_value_t = MAX_HISTORY_EVENTS as u64)]
+    max_events: u64,
+}
+
+fn parse_map_items(text: &str) -> Result<(String, u64), String> {
+    let (state, n) = text.split_once('=').ok_or("expected STATE=N")?;
+    let n = n.parse().map_err(|_| format!("\"{n}\" is not a whole number"))?;
+    Ok((state.to_owned(), n))
+}
+
+pub(crate) fn load_definition(path: &Path) -> anyhow::Result<StateMachine> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    StateMachine::from_json(&text, &path.display().to_string())
+        .map_err(|e| anyhow::anyhow!("invalid definition\n{e}"))
+}
+
+/// Runs `graphetl states …`.
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        StatesCommand::Validate { definition } => {
+            let text = std::fs::read_to_string(definition)
+                .with_context(|| format!("cannot read {}", definition.display()))?;
+            match StateMachine::from_json(&text, &definition.display().to_string()) {
+                Ok(machine) => {
+                    println!("{}: ok ({} states)", definition.display(), machine.states.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        StatesCommand::Run(run) => run_definition(run),
+    }
+}
+
+fn run_definition(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let machine = load_definition(&args.definition)?;
+    let input_text = match args.input.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read input {file}"))?
+        }
+        None => args.input.clone(),
+    };
+    let input: serde_json::Value =
+        serde_json::from_str(&input_text).context("--input is not valid JSON")?;
+    let name = args.state_machine.clone().unwrap_or_else(|| {
+        args.definition
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("local")
+            .trim_end_matches(".asl")
+            .to_owned()
+    });
+    let mut builder = Engine::builder();
+    if let (Some(config), Some(case), Some(machine_name)) =
+        (&args.mock_config, &args.test_case, &args.state_machine)
+    {
+        let text = std::fs::read_to_string(config)
+            .with_context(|| format!("cannot read {}", config.display()))?;
+        builder = builder.mocks(MockCase::from_json(&text, machine_name, case)?);
+    }
+    let engine = builder.build();
+    let mut runtime = tokio::runtime::Builder::new_current_thread();
+    runtime.enable_all();
+    if args.virtual_time {
+        runtime.start_paused(true);
+    }
+    let execution = runtime.build()?.block_on(run_engine(engine, name, machine, input));
+    if let Some(path) = &args.history {
+        std::fs::write(path, serde_json::to_vec_pretty(&execution.history.to_json())?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    match execution.status {
+        Status::Succeeded => {
+            println!("{}", execution.output.unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            println!("{}", serde_json::json!({"error": execution.error, "cause": execution.cause}));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn run_engine(
+    engine: Arc<Engine>,
+    name: String,
+    machine: StateMachine,
+    input: serde_json::Value,
+) -> graphetl_states::exec::Execution {
+    engine.run(&name, &machine, input, "local-execution").await
+}
+
+/// Runs `graphetl history-budget`.
+pub(crate) fn budget(args: &BudgetArgs) -> anyhow::Result<ExitCode> {
+    let machine = load_definition(&args.definition)?;
+    let input = BudgetInput {
+        items: args.items,
+        retries: args.retries,
+        map_items: args.map_items.iter().cloned().collect::<BTreeMap<_, _>>(),
+    };
+    let budget = history_budget(&machine, &input)?;
+    println!("{:<40} {:>12} {:>14} {:>10}", "execution", "count", "events (max)", "of quota");
+    let mut over = false;
+    for entry in &budget {
+        let share = entry.events as f64 * 100.0 / MAX_HISTORY_EVENTS as f64;
+        println!(
+            "{:<40} {:>12} {:>14} {:>9.1}%",
+            entry.execution, entry.count, entry.events, share
+        );
+        over |= entry.events > args.max_events;
+    }
+    if over {
+        bail!("an execution may exceed {} history events", args.max_events);
+    }
+    Ok(ExitCode::SUCCESS)
+}
