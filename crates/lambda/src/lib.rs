@@ -10,6 +10,7 @@
 
 pub mod handlers;
 pub mod kit;
+pub mod local;
 
 pub use graphetl_core::errors::StepError;
 

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::asl::{Dynamic, ExecMode, Map, MapMode, Resource, State, StateKind, StateMachine, Transition};
+use crate::asl::{
+    Dynamic, ExecMode, Map, MapMode, Resource, State, StateKind, StateMachine, Transition,
+};
 
 /// What the budget assumes.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +49,12 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Events of one machine run with `items` as the item count of Maps over the input.
-    fn machine(&mut self, machine: &StateMachine, path: &str, items: u64) -> Result<u64, BudgetError> {
+    fn machine(
+        &mut self,
+        machine: &StateMachine,
+        path: &str,
+        items: u64,
+    ) -> Result<u64, BudgetError> {
         let mut visiting = HashSet::new();
         self.from(machine, &machine.start_at, path, items, &mut visiting)
     }
@@ -105,12 +112,17 @@ impl Walker<'_> {
 
     fn state(&mut self, state: &State, path: &str, items: u64) -> Result<u64, BudgetError> {
         Ok(match &state.kind {
-            StateKind::Pass { .. } | StateKind::Choice(_) | StateKind::Wait(_) | StateKind::Succeed => 2,
+            StateKind::Pass { .. }
+            | StateKind::Choice(_)
+            | StateKind::Wait(_)
+            | StateKind::Succeed => 2,
             StateKind::Fail(_) => 1,
             StateKind::Task(task) => {
                 let r = self.failed_attempts(&task.retry);
                 match task.resource {
-                    Resource::StartExecution { mode: ExecMode::Sync | ExecMode::Sync2 } => 6 + 4 * r,
+                    Resource::StartExecution { mode: ExecMode::Sync | ExecMode::Sync2 } => {
+                        6 + 4 * r
+                    }
                     _ => 5 + 3 * r,
                 }
             }
@@ -125,16 +137,28 @@ impl Walker<'_> {
         })
     }
 
-    fn map(&mut self, state: &State, map: &Map, path: &str, items: u64) -> Result<u64, BudgetError> {
+    fn map(
+        &mut self,
+        state: &State,
+        map: &Map,
+        path: &str,
+        items: u64,
+    ) -> Result<u64, BudgetError> {
         match map.mode {
             MapMode::Inline => {
                 let n = self.input.map_items.get(&state.name).copied().unwrap_or(items);
-                let body = self.machine(&map.processor, &format!("{path}/{}", state.name), items)?;
+                let body =
+                    self.machine(&map.processor, &format!("{path}/{}", state.name), items)?;
                 Ok(4 + n * (2 + body))
             }
             MapMode::Distributed { .. } => {
-                let total = self.input.map_items.get(&state.name).copied().unwrap_or(self.input.items);
-                let batch = match map.item_batcher.as_ref().and_then(|b| b.max_items_per_batch.as_ref()) {
+                let total =
+                    self.input.map_items.get(&state.name).copied().unwrap_or(self.input.items);
+                let batch = match map
+                    .item_batcher
+                    .as_ref()
+                    .and_then(|b| b.max_items_per_batch.as_ref())
+                {
                     Some(Dynamic::Fixed(n)) => (*n).max(1),
                     Some(Dynamic::Path(p)) => {
                         return Err(BudgetError(format!(
@@ -148,8 +172,13 @@ impl Walker<'_> {
                 let children = total.div_ceil(batch);
                 let label = map.label.clone().unwrap_or_else(|| state.name.clone());
                 let child_path = format!("{path}/{label}");
-                let per_child = 2 + self.machine(&map.processor, &child_path, batch.min(total.max(1)))?;
-                self.executions.push(ExecutionBudget { execution: child_path, count: children, events: per_child });
+                let per_child =
+                    2 + self.machine(&map.processor, &child_path, batch.min(total.max(1)))?;
+                self.executions.push(ExecutionBudget {
+                    execution: child_path,
+                    count: children,
+                    events: per_child,
+                });
                 Ok(6)
             }
         }
@@ -157,7 +186,10 @@ impl Walker<'_> {
 }
 
 /// Computes the worst-case history of the parent execution and of every kind of child.
-pub fn history_budget(machine: &StateMachine, input: &BudgetInput) -> Result<Vec<ExecutionBudget>, BudgetError> {
+pub fn history_budget(
+    machine: &StateMachine,
+    input: &BudgetInput,
+) -> Result<Vec<ExecutionBudget>, BudgetError> {
     let mut walker = Walker { input, executions: Vec::new() };
     let parent = 2 + walker.machine(machine, "parent", input.items)?;
     let mut all = vec![ExecutionBudget { execution: "parent".into(), count: 1, events: parent }];
@@ -177,7 +209,8 @@ mod tests {
     use crate::resolve::{FunctionError, Functions, MemoryStore};
 
     fn machine(definition: Value) -> StateMachine {
-        StateMachine::from_json(&definition.to_string(), "budget.asl.json").unwrap_or_else(|e| panic!("{e}"))
+        StateMachine::from_json(&definition.to_string(), "budget.asl.json")
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn task(retry_attempts: u32) -> Value {
@@ -206,7 +239,13 @@ mod tests {
                         *n
                     })
                     .unwrap_or(0);
-                async move { if attempts <= retries { Err(FunctionError::new("Transient", "again")) } else { Ok(payload) } }
+                async move {
+                    if attempts <= retries {
+                        Err(FunctionError::new("Transient", "again"))
+                    } else {
+                        Ok(payload)
+                    }
+                }
             }),
             None,
         );
@@ -216,14 +255,22 @@ mod tests {
     #[test]
     fn formulas_of_the_reference() -> Result<(), BudgetError> {
         // Reference §1.4: inline Map of N one-task items = 6 + N·(7 + 3r).
-        let inline = machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task(6)}}, "End": true}}}));
+        let inline = machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task(6)}}, "End": true}}}),
+        );
         for (n, r, expected) in [(3570, 0, 6 + 3570 * 7), (100, 2, 6 + 100 * 13)] {
-            let budget = history_budget(&inline, &BudgetInput { items: n, retries: r, ..BudgetInput::default() })?;
+            let budget = history_budget(
+                &inline,
+                &BudgetInput { items: n, retries: r, ..BudgetInput::default() },
+            )?;
             assert_eq!(budget[0].events, expected);
         }
         // Retries are capped by what the retriers allow.
         let capped = machine(json!({"StartAt": "T", "States": {"T": task(1)}}));
-        let budget = history_budget(&capped, &BudgetInput { items: 1, retries: 5, ..BudgetInput::default() })?;
+        let budget = history_budget(
+            &capped,
+            &BudgetInput { items: 1, retries: 5, ..BudgetInput::default() },
+        )?;
         assert_eq!(budget[0].events, 2 + 5 + 3);
         Ok(())
     }
@@ -235,7 +282,8 @@ mod tests {
             "B": {"Type": "Choice", "Choices": [{"Variable": "$.done", "BooleanEquals": true, "Next": "C"}], "Default": "A"},
             "C": {"Type": "Succeed"}
         }}));
-        let error = history_budget(&looped, &BudgetInput::default()).err().map(|e| e.0).unwrap_or_default();
+        let error =
+            history_budget(&looped, &BudgetInput::default()).err().map(|e| e.0).unwrap_or_default();
         assert!(error.contains("is on a cycle"), "{error}");
     }
 
@@ -248,9 +296,13 @@ mod tests {
             "Done": {"Type": "Succeed"}
         }}));
         let items: Vec<Value> = (0..10).map(|i| json!({"i": i})).collect();
-        let engine = Engine::builder().functions(flaky(2)).options(EngineOptions::default()).build();
+        let engine =
+            Engine::builder().functions(flaky(2)).options(EngineOptions::default()).build();
         let execution = engine.run("m", &inline, Value::Array(items), "e").await;
-        let budget = history_budget(&inline, &BudgetInput { items: 10, retries: 2, ..BudgetInput::default() })?;
+        let budget = history_budget(
+            &inline,
+            &BudgetInput { items: 10, retries: 2, ..BudgetInput::default() },
+        )?;
         assert_eq!(execution.history.len() as u64, budget[0].events);
 
         // A Distributed Map over 45 objects in batches of 10, each child an inline Map of tasks.
@@ -267,11 +319,23 @@ mod tests {
                 "States": {"Each": {"Type": "Map", "ItemsPath": "$.Items", "ItemProcessor": {"StartAt": "T", "States": {"T": task(3)}}, "End": true}}},
             "End": true
         }}}));
-        let engine = Engine::builder().functions(flaky(1)).store(store).options(EngineOptions::default()).build();
+        let engine = Engine::builder()
+            .functions(flaky(1))
+            .store(store)
+            .options(EngineOptions::default())
+            .build();
         let execution = engine.run("p", &distributed, json!({}), "e").await;
-        let budget = history_budget(&distributed, &BudgetInput { items: 45, retries: 1, ..BudgetInput::default() })?;
+        let budget = history_budget(
+            &distributed,
+            &BudgetInput { items: 45, retries: 1, ..BudgetInput::default() },
+        )?;
         assert_eq!(execution.history.len() as u64, budget[0].events);
-        let children: Vec<usize> = engine.executions().iter().filter(|e| e.state_machine == "p/Files").map(|e| e.events).collect();
+        let children: Vec<usize> = engine
+            .executions()
+            .iter()
+            .filter(|e| e.state_machine == "p/Files")
+            .map(|e| e.events)
+            .collect();
         assert_eq!(children.len() as u64, budget[1].count);
         // Full batches match the budget exactly; the last batch holds 5 items, so it is smaller.
         assert_eq!(children.iter().filter(|e| **e as u64 == budget[1].events).count(), 4);

@@ -38,7 +38,11 @@ fn kinds(execution: &Execution) -> Vec<&'static str> {
 
 fn echo() -> Functions {
     let mut functions = Functions::new();
-    functions.register("Echo", Arc::new(|payload: Value| async move { Ok::<_, FunctionError>(payload) }), None);
+    functions.register(
+        "Echo",
+        Arc::new(|payload: Value| async move { Ok::<_, FunctionError>(payload) }),
+        None,
+    );
     functions
 }
 
@@ -89,7 +93,14 @@ async fn pass_and_succeed() {
     assert_eq!(execution.output, Some(json!({"greeting": "hi"})));
     assert_eq!(
         kinds(&execution),
-        ["ExecutionStarted", "PassStateEntered", "PassStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     let exported = execution.history.to_json();
     assert_eq!(exported["events"][1]["stateEnteredEventDetails"]["input"], "{\"name\":\"x\"}");
@@ -99,12 +110,21 @@ async fn pass_and_succeed() {
 // Source: reference §1.2 (lambda:invoke task = 5 events) and §5.1 (the invoke response shape).
 #[tokio::test(start_paused = true)]
 async fn lambda_invoke_task() {
-    let definition = json!({"StartAt": "Call", "States": {"Call": invoke_task("Echo", json!({"End": true}))}});
+    let definition =
+        json!({"StartAt": "Call", "States": {"Call": invoke_task("Echo", json!({"End": true}))}});
     let execution = run_with(echo(), definition, json!({"k": 1})).await;
     assert_eq!(execution.output, Some(json!({"k": 1})));
     assert_eq!(
         kinds(&execution),
-        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
     );
 }
 
@@ -122,11 +142,19 @@ async fn retry_then_success_waits_the_backoff() {
     assert_eq!(
         kinds(&execution),
         [
-            "ExecutionStarted", "TaskStateEntered",
-            "TaskScheduled", "TaskStarted", "TaskFailed",
-            "TaskScheduled", "TaskStarted", "TaskFailed",
-            "TaskScheduled", "TaskStarted", "TaskSucceeded",
-            "TaskStateExited", "ExecutionSucceeded"
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
         ]
     );
 }
@@ -151,15 +179,24 @@ async fn retries_exhausted_then_catch() {
     let output = execution.output.clone().unwrap_or_default();
     assert_eq!(output["key"], "k");
     assert_eq!(output["error"]["Error"], "GraphEtl.StorageUnavailable");
-    let cause: Value = serde_json::from_str(output["error"]["Cause"].as_str().unwrap_or("null")).unwrap_or_default();
+    let cause: Value = serde_json::from_str(output["error"]["Cause"].as_str().unwrap_or("null"))
+        .unwrap_or_default();
     assert_eq!(cause["errorMessage"], "try again");
     assert_eq!(
         kinds(&execution),
         [
-            "ExecutionStarted", "TaskStateEntered",
-            "TaskScheduled", "TaskStarted", "TaskFailed",
-            "TaskScheduled", "TaskStarted", "TaskFailed",
-            "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
         ]
     );
 }
@@ -175,7 +212,17 @@ async fn uncaught_permanent_error_fails_without_retry() {
     assert_eq!(execution.status, Status::Failed);
     assert_eq!(execution.error.as_deref(), Some("GraphEtl.BadInput"));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(kinds(&execution), ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "ExecutionFailed"]);
+    assert_eq!(
+        kinds(&execution),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "ExecutionFailed"
+        ]
+    );
 }
 
 // Source: reference §1.2 (a bare function ARN records LambdaFunction* events).
@@ -186,7 +233,15 @@ async fn legacy_function_arn() {
     assert_eq!(execution.output, Some(json!({"a": [1]})));
     assert_eq!(
         kinds(&execution),
-        ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
     );
 }
 
@@ -209,7 +264,11 @@ async fn choice_rules_default_and_no_match() {
         states["Pick"] = choice;
         json!({"StartAt": "Pick", "States": states})
     };
-    for (input, expected) in [(json!({"prefix": "raw/"}), "reprocess"), (json!({"n": 11}), "big"), (json!({"n": 3}), "small")] {
+    for (input, expected) in [
+        (json!({"prefix": "raw/"}), "reprocess"),
+        (json!({"n": 11}), "big"),
+        (json!({"n": 3}), "small"),
+    ] {
         let execution = run_with(Functions::new(), definition(true), input).await;
         assert_eq!(execution.output, Some(json!(expected)));
     }
@@ -230,12 +289,17 @@ async fn inline_map_events_and_outputs() {
     let execution = run_with(echo(), definition, json!({"items": ["a", "b", "c"]})).await;
     assert_eq!(
         execution.output,
-        Some(json!([{"value": "a", "index": 0}, {"value": "b", "index": 1}, {"value": "c", "index": 2}]))
+        Some(
+            json!([{"value": "a", "index": 0}, {"value": "b", "index": 1}, {"value": "c", "index": 2}])
+        )
     );
     let kinds = kinds(&execution);
     assert_eq!(kinds.len(), 2 + 4 + 3 * (2 + 5));
     assert_eq!(&kinds[..3], ["ExecutionStarted", "MapStateEntered", "MapStateStarted"]);
-    assert_eq!(&kinds[kinds.len() - 3..], ["MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]);
+    assert_eq!(
+        &kinds[kinds.len() - 3..],
+        ["MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+    );
     assert_eq!(kinds.iter().filter(|k| **k == "MapIterationSucceeded").count(), 3);
 }
 
@@ -252,7 +316,10 @@ async fn inline_map_over_4000_items_hits_the_history_quota() {
     let execution = run_with(echo(), definition, Value::Array(items)).await;
     assert_eq!(execution.status, Status::Failed);
     assert_eq!(execution.error.as_deref(), Some("States.Runtime"));
-    assert_eq!(execution.cause.as_deref(), Some("The execution reached the maximum number of history events (25000)."));
+    assert_eq!(
+        execution.cause.as_deref(),
+        Some("The execution reached the maximum number of history events (25000).")
+    );
     assert_eq!(execution.history.len(), 25_001);
     assert_eq!(kinds(&execution).last(), Some(&"ExecutionFailed"));
 }
@@ -278,14 +345,17 @@ async fn parallel_branches() {
 // child's description with Input and Output parsed).
 #[tokio::test(start_paused = true)]
 async fn nested_sync2_execution() {
-    let child = machine(json!({"StartAt": "C", "States": {"C": {"Type": "Pass", "Result": {"done": true}, "End": true}}}));
+    let child = machine(
+        json!({"StartAt": "C", "States": {"C": {"Type": "Pass", "Result": {"done": true}, "End": true}}}),
+    );
     let parent = machine(json!({"StartAt": "Start", "States": {"Start": {
         "Type": "Task",
         "Resource": "arn:aws:states:::states:startExecution.sync:2",
         "Parameters": {"StateMachineArn": "${ChildArn}", "Input": {"from.$": "$.x"}},
         "End": true
     }}}));
-    let engine = Engine::builder().machine("${ChildArn}", Arc::new(child)).options(options()).build();
+    let engine =
+        Engine::builder().machine("${ChildArn}", Arc::new(child)).options(options()).build();
     let execution = engine.run("parent", &parent, json!({"x": 7}), "p-1").await;
     let output = execution.output.clone().unwrap_or_default();
     assert_eq!(output["Output"], json!({"done": true}));
@@ -293,7 +363,16 @@ async fn nested_sync2_execution() {
     assert_eq!(output["Status"], "SUCCEEDED");
     assert_eq!(
         kinds(&execution),
-        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     assert_eq!(engine.executions().len(), 2);
 }
@@ -304,7 +383,8 @@ async fn nested_sync2_execution() {
 async fn distributed_map_with_result_writer_and_tolerated_failures() {
     let store = Arc::new(MemoryStore::new());
     for i in 0..25 {
-        let key = if i == 7 { "raw/x/bad-07.json".to_owned() } else { format!("raw/x/part-{i:02}.json") };
+        let key =
+            if i == 7 { "raw/x/bad-07.json".to_owned() } else { format!("raw/x/part-{i:02}.json") };
         store.insert("bucket", &key, b"{}".to_vec());
     }
     let mut functions = Functions::new();
@@ -312,7 +392,11 @@ async fn distributed_map_with_result_writer_and_tolerated_failures() {
         "Transform",
         Arc::new(|payload: Value| async move {
             let key = payload["key"].as_str().unwrap_or_default().to_owned();
-            if key.contains("bad") { Err(FunctionError::new("GraphEtl.BadInput", format!("{key}: corrupt"))) } else { Ok(json!({"key": key})) }
+            if key.contains("bad") {
+                Err(FunctionError::new("GraphEtl.BadInput", format!("{key}: corrupt")))
+            } else {
+                Ok(json!({"key": key}))
+            }
         }),
         Some(5),
     );
@@ -335,30 +419,61 @@ async fn distributed_map_with_result_writer_and_tolerated_failures() {
         "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "bucket", "Prefix": "runs/exec-1"}},
         "End": true
     }}});
-    let engine = Engine::builder().functions(functions).store(store.clone()).options(options()).build();
-    let execution = engine.run("pipeline", &machine(definition), json!({"prefix": "raw/x/"}), "exec-1").await;
+    let engine =
+        Engine::builder().functions(functions).store(store.clone()).options(options()).build();
+    let execution =
+        engine.run("pipeline", &machine(definition), json!({"prefix": "raw/x/"}), "exec-1").await;
     assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
     assert_eq!(
         kinds(&execution),
-        ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     let output = execution.output.clone().unwrap_or_default();
     let manifest_key = output["ResultWriterDetails"]["Key"].as_str().unwrap_or_default().to_owned();
-    assert!(manifest_key.starts_with("runs/exec-1/") && manifest_key.ends_with("/manifest.json"), "{manifest_key}");
-    let manifest: Value = serde_json::from_slice(&store.object("bucket", &manifest_key).unwrap_or_default()).unwrap_or_default();
+    assert!(
+        manifest_key.starts_with("runs/exec-1/") && manifest_key.ends_with("/manifest.json"),
+        "{manifest_key}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&store.object("bucket", &manifest_key).unwrap_or_default())
+            .unwrap_or_default();
     assert_eq!(manifest["MapRunArn"], output["MapRunArn"]);
-    let failed_key = manifest["ResultFiles"]["FAILED"][0]["Key"].as_str().unwrap_or_default().to_owned();
-    let failed: Value = serde_json::from_slice(&store.object("bucket", &failed_key).unwrap_or_default()).unwrap_or_default();
+    let failed_key =
+        manifest["ResultFiles"]["FAILED"][0]["Key"].as_str().unwrap_or_default().to_owned();
+    let failed: Value =
+        serde_json::from_slice(&store.object("bucket", &failed_key).unwrap_or_default())
+            .unwrap_or_default();
     assert_eq!(failed.as_array().map(Vec::len), Some(1));
     assert_eq!(failed[0]["Status"], "FAILED");
     assert_eq!(failed[0]["Error"], "GraphEtl.BadInput");
-    let failed_input: Value = serde_json::from_str(failed[0]["Input"].as_str().unwrap_or("null")).unwrap_or_default();
-    assert!(failed_input["Items"].as_array().is_some_and(|items| items.iter().any(|i| i["key"] == "raw/x/bad-07.json")));
-    let succeeded_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"].as_str().unwrap_or_default().to_owned();
-    let succeeded: Value = serde_json::from_slice(&store.object("bucket", &succeeded_key).unwrap_or_default()).unwrap_or_default();
+    let failed_input: Value =
+        serde_json::from_str(failed[0]["Input"].as_str().unwrap_or("null")).unwrap_or_default();
+    assert!(
+        failed_input["Items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["key"] == "raw/x/bad-07.json"))
+    );
+    let succeeded_key =
+        manifest["ResultFiles"]["SUCCEEDED"][0]["Key"].as_str().unwrap_or_default().to_owned();
+    let succeeded: Value =
+        serde_json::from_slice(&store.object("bucket", &succeeded_key).unwrap_or_default())
+            .unwrap_or_default();
     assert_eq!(succeeded.as_array().map(Vec::len), Some(6));
     // 25 items in batches of 4 = 7 children; every child has its own history.
-    let children: Vec<_> = engine.executions().into_iter().filter(|e| e.state_machine == "pipeline/TransformFiles").collect();
+    let children: Vec<_> = engine
+        .executions()
+        .into_iter()
+        .filter(|e| e.state_machine == "pipeline/TransformFiles")
+        .collect();
     assert_eq!(children.len(), 7);
     let runs = engine.map_runs();
     assert_eq!((runs[0].succeeded, runs[0].failed, runs[0].pending), (6, 1, 0));
@@ -369,7 +484,13 @@ async fn distributed_map_with_result_writer_and_tolerated_failures() {
 #[tokio::test(start_paused = true)]
 async fn distributed_map_fails_past_the_threshold() {
     let mut functions = Functions::new();
-    functions.register("Bad", Arc::new(|_p: Value| async { Err::<Value, _>(FunctionError::new("GraphEtl.BadInput", "no")) }), None);
+    functions.register(
+        "Bad",
+        Arc::new(|_p: Value| async {
+            Err::<Value, _>(FunctionError::new("GraphEtl.BadInput", "no"))
+        }),
+        None,
+    );
     let definition = json!({"StartAt": "M", "States": {"M": {
         "Type": "Map", "ToleratedFailureCount": 1, "MaxConcurrency": 1,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "T", "States": {"T": invoke_task("Bad", json!({"End": true}))}},
@@ -392,15 +513,19 @@ async fn lambda_concurrency_limit_throttles_and_retries_recover() {
         }),
         Some(2),
     );
-    let task = invoke_task("Slow", json!({
-        "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "BackoffRate": 2, "MaxDelaySeconds": 8, "MaxAttempts": 20, "JitterStrategy": "FULL"}],
-        "End": true
-    }));
+    let task = invoke_task(
+        "Slow",
+        json!({
+            "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "BackoffRate": 2, "MaxDelaySeconds": 8, "MaxAttempts": 20, "JitterStrategy": "FULL"}],
+            "End": true
+        }),
+    );
     let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "MaxConcurrency": 10,
         "ItemProcessor": {"StartAt": "T", "States": {"T": task}}, "End": true}}});
     let items: Vec<Value> = (0..20).map(|i| json!(i)).collect();
     let engine = Engine::builder().functions(functions).options(options()).build();
-    let execution = engine.run("test", &machine(definition), Value::Array(items.clone()), "e").await;
+    let execution =
+        engine.run("test", &machine(definition), Value::Array(items.clone()), "e").await;
     assert_eq!(execution.output, Some(Value::Array(items)));
     assert!(engine.functions().throttles().get("Slow").copied().unwrap_or(0) > 0);
     assert_eq!(engine.functions().invocations().get("Slow"), Some(&20));
@@ -421,7 +546,17 @@ async fn task_timeout() {
     let definition = json!({"StartAt": "T", "States": {"T": invoke_task("Hang", json!({"TimeoutSeconds": 5, "End": true}))}});
     let execution = run_with(functions, definition, json!({})).await;
     assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
-    assert_eq!(kinds(&execution), ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskTimedOut", "ExecutionFailed"]);
+    assert_eq!(
+        kinds(&execution),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskTimedOut",
+            "ExecutionFailed"
+        ]
+    );
 }
 
 // Source: the Wait state page; virtual time records the wait without sleeping.

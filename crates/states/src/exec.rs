@@ -246,7 +246,8 @@ pub fn error_matches(list: &[String], error: &str) -> bool {
 
 /// The delay before retry `attempt` (1-based) of a retrier, before jitter, in milliseconds.
 pub fn retry_delay_millis(retrier: &Retrier, attempt: u32) -> u64 {
-    let base = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt.saturating_sub(1) as i32);
+    let base = retrier.interval_seconds as f64
+        * retrier.backoff_rate.powi(attempt.saturating_sub(1) as i32);
     let capped = match retrier.max_delay_seconds {
         Some(max) => base.min(max as f64),
         None => base,
@@ -321,16 +322,30 @@ impl Engine {
     }
 
     fn machine_arn(&self, machine: &str) -> String {
-        format!("arn:aws:states:{}:{}:stateMachine:{machine}", self.options.region, self.options.account)
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{machine}",
+            self.options.region, self.options.account
+        )
     }
 
     fn execution_arn(&self, machine: &str, name: &str) -> String {
-        format!("arn:aws:states:{}:{}:execution:{machine}:{name}", self.options.region, self.options.account)
+        format!(
+            "arn:aws:states:{}:{}:execution:{machine}:{name}",
+            self.options.region, self.options.account
+        )
     }
 
-    fn push(&self, ctx: &Ctx, kind: &'static str, details: Option<JsonMap<String, Value>>) -> Result<(), StatesError> {
+    fn push(
+        &self,
+        ctx: &Ctx,
+        kind: &'static str,
+        details: Option<JsonMap<String, Value>>,
+    ) -> Result<(), StatesError> {
         let now = self.now_millis();
-        let mut history = ctx.history.lock().map_err(|_| StatesError::new(names::RUNTIME, "history lock poisoned"))?;
+        let mut history = ctx
+            .history
+            .lock()
+            .map_err(|_| StatesError::new(names::RUNTIME, "history lock poisoned"))?;
         history.push(kind, now, details.map(Value::Object)).map(|_| ()).map_err(|_| quota_error())
     }
 
@@ -367,20 +382,28 @@ impl Engine {
             history: Mutex::new(History::with_limit(self.options.history_limit)),
         };
         let mut details = payload("input", &input);
-        details.insert("roleArn".into(), json!(format!("arn:aws:iam::{}:role/graphetl-local", self.options.account)));
+        details.insert(
+            "roleArn".into(),
+            json!(format!("arn:aws:iam::{}:role/graphetl-local", self.options.account)),
+        );
         let started = self.push(&ctx, "ExecutionStarted", Some(details));
         let run = async {
             started?;
             self.run_machine(&ctx, machine, input.clone()).await
         };
         let outcome = match machine.timeout_seconds {
-            Some(seconds) => match tokio::time::timeout(std::time::Duration::from_secs(seconds), run).await {
-                Ok(result) => result.map_err(|e| (Status::Failed, e)),
-                Err(_) => Err((
-                    Status::TimedOut,
-                    StatesError::new(names::TIMEOUT, format!("The execution exceeded its TimeoutSeconds ({seconds})")),
-                )),
-            },
+            Some(seconds) => {
+                match tokio::time::timeout(std::time::Duration::from_secs(seconds), run).await {
+                    Ok(result) => result.map_err(|e| (Status::Failed, e)),
+                    Err(_) => Err((
+                        Status::TimedOut,
+                        StatesError::new(
+                            names::TIMEOUT,
+                            format!("The execution exceeded its TimeoutSeconds ({seconds})"),
+                        ),
+                    )),
+                }
+            }
             None => run.await.map_err(|e| (Status::Failed, e)),
         };
         let stop_millis = self.now_millis();
@@ -388,7 +411,10 @@ impl Engine {
         let execution = match outcome {
             Ok(output) => {
                 let details = payload("output", &output);
-                if history.push("ExecutionSucceeded", stop_millis, Some(Value::Object(details))).is_err() {
+                if history
+                    .push("ExecutionSucceeded", stop_millis, Some(Value::Object(details)))
+                    .is_err()
+                {
                     history.push_final(
                         "ExecutionFailed",
                         stop_millis,
@@ -424,8 +450,16 @@ impl Engine {
                 }
             }
             Err((status, error)) => {
-                let kind = if status == Status::TimedOut { "ExecutionTimedOut" } else { "ExecutionFailed" };
-                history.push_final(kind, stop_millis, Some(json!({"error": error.error, "cause": error.cause})));
+                let kind = if status == Status::TimedOut {
+                    "ExecutionTimedOut"
+                } else {
+                    "ExecutionFailed"
+                };
+                history.push_final(
+                    kind,
+                    stop_millis,
+                    Some(json!({"error": error.error, "cause": error.cause})),
+                );
                 Execution {
                     arn,
                     name: name.to_owned(),
@@ -463,9 +497,9 @@ impl Engine {
             let mut name = machine.start_at.clone();
             let mut input = input;
             loop {
-                let state = machine
-                    .state(&name)
-                    .ok_or_else(|| StatesError::new(names::RUNTIME, format!("no state named {name}")))?;
+                let state = machine.state(&name).ok_or_else(|| {
+                    StatesError::new(names::RUNTIME, format!("no state named {name}"))
+                })?;
                 let (output, next) = self.run_state(ctx, state, input).await?;
                 match next {
                     Next::End => return Ok(output),
@@ -492,7 +526,12 @@ impl Engine {
         })
     }
 
-    async fn run_state(self: &Arc<Self>, ctx: &Ctx, state: &State, raw: Value) -> Result<(Value, Next), StatesError> {
+    async fn run_state(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        raw: Value,
+    ) -> Result<(Value, Next), StatesError> {
         let type_name = state.kind.type_name();
         let entered_kind: &'static str = match type_name {
             "Pass" => "PassStateEntered",
@@ -522,13 +561,17 @@ impl Engine {
         let result = match &state.kind {
             StateKind::Fail(fail) => {
                 let effective = raw.clone();
-                let read = |fixed: &Option<String>, source: &Option<StringSource>| -> Result<Option<String>, StatesError> {
+                let read = |fixed: &Option<String>,
+                            source: &Option<StringSource>|
+                 -> Result<Option<String>, StatesError> {
                     if let Some(text) = fixed {
                         return Ok(Some(text.clone()));
                     }
                     let value = match source {
                         Some(StringSource::Path(path)) => path.select(&effective, &context)?,
-                        Some(StringSource::Intrinsic(call)) => self.with_rng(|rng| call.eval(&effective, &context, rng))?,
+                        Some(StringSource::Intrinsic(call)) => {
+                            self.with_rng(|rng| call.eval(&effective, &context, rng))?
+                        }
                         None => return Ok(None),
                     };
                     Ok(Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())))
@@ -541,7 +584,9 @@ impl Engine {
             StateKind::Parallel(parallel) => {
                 let raw_ref = &raw;
                 self.run_with_retry(ctx, state, &parallel.retry, &parallel.catch, raw_ref, |_| {
-                    Box::pin(async move { self.run_parallel(ctx, state, raw_ref, &context_for(self, ctx, state)).await })
+                    Box::pin(async move {
+                        self.run_parallel(ctx, state, raw_ref, &context_for(self, ctx, state)).await
+                    })
                 })
                 .await
             }
@@ -552,7 +597,10 @@ impl Engine {
                 })
                 .await
             }
-            _ => self.run_simple(ctx, state, &raw, &context).await.map(|(output, next)| Flow::Done(output, next)),
+            _ => self
+                .run_simple(ctx, state, &raw, &context)
+                .await
+                .map(|(output, next)| Flow::Done(output, next)),
         };
         match result? {
             Flow::Done(output, next) => {
@@ -567,14 +615,22 @@ impl Engine {
     }
 
     /// Pass, Choice, Wait and Succeed.
-    async fn run_simple(&self, ctx: &Ctx, state: &State, raw: &Value, context: &Value) -> Result<(Value, Next), StatesError> {
+    async fn run_simple(
+        &self,
+        ctx: &Ctx,
+        state: &State,
+        raw: &Value,
+        context: &Value,
+    ) -> Result<(Value, Next), StatesError> {
         let _ = ctx;
         let effective = input_path(&state.io, raw, context)?;
         match &state.kind {
             StateKind::Pass { result } => {
                 let produced = match (result, &state.io.parameters) {
                     (Some(result), _) => result.clone(),
-                    (None, Some(parameters)) => self.with_rng(|rng| parameters.render(&effective, context, rng))?,
+                    (None, Some(parameters)) => {
+                        self.with_rng(|rng| parameters.render(&effective, context, rng))?
+                    }
                     (None, None) => effective.clone(),
                 };
                 let placed = result_path(&state.io, raw, produced)?;
@@ -583,14 +639,23 @@ impl Engine {
             StateKind::Choice(choice) => {
                 for branch in &choice.choices {
                     if branch.rule.eval(&effective, context)? {
-                        return Ok((output_path(&state.io, effective, context)?, Next::Goto(branch.next.clone())));
+                        return Ok((
+                            output_path(&state.io, effective, context)?,
+                            Next::Goto(branch.next.clone()),
+                        ));
                     }
                 }
                 match &choice.default {
-                    Some(default) => Ok((output_path(&state.io, effective, context)?, Next::Goto(default.clone()))),
+                    Some(default) => Ok((
+                        output_path(&state.io, effective, context)?,
+                        Next::Goto(default.clone()),
+                    )),
                     None => Err(StatesError::new(
                         names::NO_CHOICE_MATCHED,
-                        format!("No Matches! (state {}: no choice rule matched and there is no Default)", state.name),
+                        format!(
+                            "No Matches! (state {}: no choice rule matched and there is no Default)",
+                            state.name
+                        ),
                     )),
                 }
             }
@@ -600,7 +665,13 @@ impl Engine {
                     Wait::SecondsPath(path) => {
                         let value = path.select(&effective, context)?;
                         let seconds = value.as_u64().ok_or_else(|| {
-                            StatesError::new(names::RUNTIME, format!("SecondsPath {} is not a non-negative integer: {value}", path.as_str()))
+                            StatesError::new(
+                                names::RUNTIME,
+                                format!(
+                                    "SecondsPath {} is not a non-negative integer: {value}",
+                                    path.as_str()
+                                ),
+                            )
                         })?;
                         seconds.saturating_mul(1000)
                     }
@@ -609,7 +680,13 @@ impl Engine {
                         let value = path.select(&effective, context)?;
                         let text = value.as_str().unwrap_or_default();
                         let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
-                            StatesError::new(names::RUNTIME, format!("TimestampPath {} is not an RFC 3339 timestamp: {value}", path.as_str()))
+                            StatesError::new(
+                                names::RUNTIME,
+                                format!(
+                                    "TimestampPath {} is not an RFC 3339 timestamp: {value}",
+                                    path.as_str()
+                                ),
+                            )
                         })?;
                         millis_until(self.now_millis(), at.timestamp_millis())
                     }
@@ -618,7 +695,10 @@ impl Engine {
                 Ok((output_path(&state.io, effective, context)?, transition(state)))
             }
             StateKind::Succeed => Ok((output_path(&state.io, effective, context)?, Next::End)),
-            _ => Err(StatesError::new(names::RUNTIME, format!("state {} is not a simple state", state.name))),
+            _ => Err(StatesError::new(
+                names::RUNTIME,
+                format!("state {} is not a simple state", state.name),
+            )),
         }
     }
 
@@ -643,7 +723,9 @@ impl Engine {
                 Ok(output) => return Ok(Flow::Done(output, transition(state))),
                 Err(error) if is_quota(&error) => return Err(error),
                 Err(error) => {
-                    if let Some(index) = retriers.iter().position(|r| error_matches(&r.error_equals, &error.error)) {
+                    if let Some(index) =
+                        retriers.iter().position(|r| error_matches(&r.error_equals, &error.error))
+                    {
                         let retrier = &retriers[index];
                         if counts[index] < retrier.max_attempts {
                             counts[index] += 1;
@@ -662,9 +744,17 @@ impl Engine {
         }
     }
 
-    fn catch(&self, ctx: &Ctx, state: &State, catchers: &[Catcher], raw: &Value, error: StatesError) -> Result<Flow, StatesError> {
+    fn catch(
+        &self,
+        ctx: &Ctx,
+        state: &State,
+        catchers: &[Catcher],
+        raw: &Value,
+        error: StatesError,
+    ) -> Result<Flow, StatesError> {
         let _ = ctx;
-        let Some(catcher) = catchers.iter().find(|c| error_matches(&c.error_equals, &error.error)) else {
+        let Some(catcher) = catchers.iter().find(|c| error_matches(&c.error_equals, &error.error))
+        else {
             return Err(error);
         };
         let error_output = json!({"Error": error.error, "Cause": error.cause});
@@ -694,15 +784,21 @@ impl Engine {
             let engine = self;
             let index = invocation.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
-                let context = engine.context(ctx, &state.name, &engine.iso(engine.now_millis()), retry_count);
+                let context =
+                    engine.context(ctx, &state.name, &engine.iso(engine.now_millis()), retry_count);
                 let effective = input_path(&state.io, raw, &context)?;
                 let parameters = match &state.io.parameters {
-                    Some(template) => engine.with_rng(|rng| template.render(&effective, &context, rng))?,
+                    Some(template) => {
+                        engine.with_rng(|rng| template.render(&effective, &context, rng))?
+                    }
                     None => effective.clone(),
                 };
-                let result = engine.attempt_task(ctx, state, task, parameters, &effective, index).await?;
+                let result =
+                    engine.attempt_task(ctx, state, task, parameters, &effective, index).await?;
                 let selected = match &state.io.result_selector {
-                    Some(template) => engine.with_rng(|rng| template.render(&result, &context, rng))?,
+                    Some(template) => {
+                        engine.with_rng(|rng| template.render(&result, &context, rng))?
+                    }
                     None => result,
                 };
                 let placed = result_path(&state.io, raw, selected)?;
@@ -727,7 +823,13 @@ impl Engine {
             Some(Dynamic::Path(path)) => {
                 let value = path.select(effective, &json!({}))?;
                 Some(value.as_u64().filter(|s| *s >= 1).ok_or_else(|| {
-                    StatesError::new(names::RUNTIME, format!("TimeoutSecondsPath {} is not a positive integer: {value}", path.as_str()))
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "TimeoutSecondsPath {} is not a positive integer: {value}",
+                            path.as_str()
+                        ),
+                    )
                 })?)
             }
             None => None,
@@ -736,9 +838,13 @@ impl Engine {
         let (resource_type, resource) = match &task.resource {
             Resource::LambdaInvoke => ("lambda", "invoke"),
             Resource::LambdaFunction { .. } => ("lambda", "function"),
-            Resource::StartExecution { mode: ExecMode::FireAndForget } => ("states", "startExecution"),
+            Resource::StartExecution { mode: ExecMode::FireAndForget } => {
+                ("states", "startExecution")
+            }
             Resource::StartExecution { mode: ExecMode::Sync } => ("states", "startExecution.sync"),
-            Resource::StartExecution { mode: ExecMode::Sync2 } => ("states", "startExecution.sync:2"),
+            Resource::StartExecution { mode: ExecMode::Sync2 } => {
+                ("states", "startExecution.sync:2")
+            }
         };
         let region = self.options.region.clone();
         if legacy {
@@ -759,14 +865,23 @@ impl Engine {
                 details.insert("timeoutInSeconds".into(), json!(seconds));
             }
             self.push(ctx, "TaskScheduled", Some(details))?;
-            self.push(ctx, "TaskStarted", Some(json_map(json!({"resourceType": resource_type, "resource": resource}))))?;
+            self.push(
+                ctx,
+                "TaskStarted",
+                Some(json_map(json!({"resourceType": resource_type, "resource": resource}))),
+            )?;
         }
         let call = self.call_task(ctx, state, task, parameters, invocation);
         let outcome = match timeout {
-            Some(seconds) => match tokio::time::timeout(std::time::Duration::from_secs(seconds), call).await {
-                Ok(result) => result,
-                Err(_) => Err(StatesError::new(names::TIMEOUT, format!("Task timed out after {seconds} seconds"))),
-            },
+            Some(seconds) => {
+                match tokio::time::timeout(std::time::Duration::from_secs(seconds), call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(StatesError::new(
+                        names::TIMEOUT,
+                        format!("Task timed out after {seconds} seconds"),
+                    )),
+                }
+            }
             None => call.await,
         };
         match outcome {
@@ -813,14 +928,25 @@ impl Engine {
         if let Some(mocks) = &self.mocks
             && let Some(response) = mocks.response(&ctx.arn, &ctx.machine_name, &state.name)
         {
-            if matches!(task.resource, Resource::StartExecution { mode: ExecMode::Sync | ExecMode::Sync2 }) {
-                self.push(ctx, "TaskSubmitted", Some(json_map(json!({"resourceType": "states", "resource": "startExecution"}))))?;
+            if matches!(
+                task.resource,
+                Resource::StartExecution { mode: ExecMode::Sync | ExecMode::Sync2 }
+            ) {
+                self.push(
+                    ctx,
+                    "TaskSubmitted",
+                    Some(json_map(json!({"resourceType": "states", "resource": "startExecution"}))),
+                )?;
             }
             return response;
         }
         match &task.resource {
             Resource::LambdaInvoke => {
-                let function = parameters.get("FunctionName").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let function = parameters
+                    .get("FunctionName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let event = parameters.get("Payload").cloned().unwrap_or_else(|| json!({}));
                 match self.functions.invoke(&function, event).await {
                     Ok(payload) => Ok(json!({
@@ -840,17 +966,29 @@ impl Engine {
         }
     }
 
-    async fn start_child(self: &Arc<Self>, ctx: &Ctx, mode: ExecMode, parameters: Value) -> Result<Value, StatesError> {
-        let reference = parameters.get("StateMachineArn").and_then(Value::as_str).unwrap_or_default();
+    async fn start_child(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        mode: ExecMode,
+        parameters: Value,
+    ) -> Result<Value, StatesError> {
+        let reference =
+            parameters.get("StateMachineArn").and_then(Value::as_str).unwrap_or_default();
         let machine_name = resolve_name(reference);
         let Some(machine) = self.machines.get(&machine_name).cloned() else {
             return Err(StatesError::new(
                 "StepFunctions.StateMachineDoesNotExistException",
-                format!("State Machine Does Not Exist: '{reference}' (no local state machine is registered as \"{machine_name}\")"),
+                format!(
+                    "State Machine Does Not Exist: '{reference}' (no local state machine is registered as \"{machine_name}\")"
+                ),
             ));
         };
         let input = parameters.get("Input").cloned().unwrap_or_else(|| json!({}));
-        let name = parameters.get("Name").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| self.child_name());
+        let name = parameters
+            .get("Name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.child_name());
         let arn = self.execution_arn(&machine_name, &name);
         let start_iso = self.iso(self.now_millis());
         if mode == ExecMode::FireAndForget {
@@ -874,7 +1012,13 @@ impl Engine {
         }
     }
 
-    async fn run_parallel(self: &Arc<Self>, ctx: &Ctx, state: &State, raw: &Value, context: &Value) -> Result<Value, StatesError> {
+    async fn run_parallel(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        raw: &Value,
+        context: &Value,
+    ) -> Result<Value, StatesError> {
         let StateKind::Parallel(parallel) = &state.kind else {
             return Err(StatesError::new(names::RUNTIME, "not a Parallel state"));
         };
@@ -884,7 +1028,10 @@ impl Engine {
             Some(template) => self.with_rng(|rng| template.render(&effective, context, rng))?,
             None => effective,
         };
-        let runs = parallel.branches.iter().map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
+        let runs = parallel
+            .branches
+            .iter()
+            .map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
         let results = futures::future::join_all(runs).await;
         let mut outputs = Vec::with_capacity(results.len());
         for result in results {
@@ -902,12 +1049,20 @@ impl Engine {
         finish_result(self, &state.io, raw, Value::Array(outputs), context)
     }
 
-    async fn run_map(self: &Arc<Self>, ctx: &Ctx, state: &State, map: &Map, raw: &Value) -> Result<Value, StatesError> {
+    async fn run_map(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        map: &Map,
+        raw: &Value,
+    ) -> Result<Value, StatesError> {
         let context = self.context(ctx, &state.name, &self.iso(self.now_millis()), 0);
         let effective = input_path(&state.io, raw, &context)?;
         let result = match map.mode {
             MapMode::Inline => self.run_inline_map(ctx, state, map, &effective, &context).await,
-            MapMode::Distributed { .. } => self.run_distributed_map(ctx, state, map, &effective, &context).await,
+            MapMode::Distributed { .. } => {
+                self.run_distributed_map(ctx, state, map, &effective, &context).await
+            }
         };
         match result {
             Ok(output) => {
@@ -923,7 +1078,12 @@ impl Engine {
         }
     }
 
-    fn items_of(&self, map: &Map, effective: &Value, context: &Value) -> Result<Vec<Value>, StatesError> {
+    fn items_of(
+        &self,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+    ) -> Result<Vec<Value>, StatesError> {
         let items = match &map.items_path {
             Some(path) => path.select(effective, context)?,
             None => effective.clone(),
@@ -932,12 +1092,22 @@ impl Engine {
             Value::Array(items) => Ok(items),
             other => Err(StatesError::new(
                 names::RUNTIME,
-                format!("Map: the items at ItemsPath must be a JSON array, found {}", type_of(&other)),
+                format!(
+                    "Map: the items at ItemsPath must be a JSON array, found {}",
+                    type_of(&other)
+                ),
             )),
         }
     }
 
-    fn select_item(&self, map: &Map, effective: &Value, context: &Value, index: usize, item: &Value) -> Result<Value, StatesError> {
+    fn select_item(
+        &self,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+        index: usize,
+        item: &Value,
+    ) -> Result<Value, StatesError> {
         match &map.item_selector {
             Some(template) => {
                 let mut item_context = context.clone();
@@ -950,21 +1120,43 @@ impl Engine {
         }
     }
 
-    fn concurrency(&self, map: &Map, effective: &Value, default: usize) -> Result<usize, StatesError> {
+    fn concurrency(
+        &self,
+        map: &Map,
+        effective: &Value,
+        default: usize,
+    ) -> Result<usize, StatesError> {
         let value = match &map.max_concurrency {
             Some(Dynamic::Fixed(n)) => u64::from(*n),
             Some(Dynamic::Path(path)) => {
                 let value = path.select(effective, &json!({}))?;
                 value.as_u64().ok_or_else(|| {
-                    StatesError::new(names::RUNTIME, format!("MaxConcurrencyPath {} is not a non-negative integer: {value}", path.as_str()))
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "MaxConcurrencyPath {} is not a non-negative integer: {value}",
+                            path.as_str()
+                        ),
+                    )
                 })?
             }
             None => 0,
         };
-        Ok(if value == 0 { default } else { usize::try_from(value).unwrap_or(default).min(default) })
+        Ok(if value == 0 {
+            default
+        } else {
+            usize::try_from(value).unwrap_or(default).min(default)
+        })
     }
 
-    async fn run_inline_map(self: &Arc<Self>, ctx: &Ctx, state: &State, map: &Map, effective: &Value, context: &Value) -> Result<Value, StatesError> {
+    async fn run_inline_map(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+    ) -> Result<Value, StatesError> {
         let items = self.items_of(map, effective, context)?;
         self.push(ctx, "MapStateStarted", Some(json_map(json!({"length": items.len()}))))?;
         let limit = self.concurrency(map, effective, INLINE_MAP_MAX_CONCURRENCY)?;
@@ -976,15 +1168,27 @@ impl Engine {
         let iterations = inputs.into_iter().enumerate().map(|(index, input)| {
             let name = name.clone();
             async move {
-                self.push(ctx, "MapIterationStarted", Some(json_map(json!({"name": name, "index": index}))))?;
+                self.push(
+                    ctx,
+                    "MapIterationStarted",
+                    Some(json_map(json!({"name": name, "index": index}))),
+                )?;
                 match self.run_machine(ctx, &map.processor, input).await {
                     Ok(output) => {
-                        self.push(ctx, "MapIterationSucceeded", Some(json_map(json!({"name": name, "index": index}))))?;
+                        self.push(
+                            ctx,
+                            "MapIterationSucceeded",
+                            Some(json_map(json!({"name": name, "index": index}))),
+                        )?;
                         Ok(output)
                     }
                     Err(error) => {
                         if !is_quota(&error) {
-                            self.push(ctx, "MapIterationFailed", Some(json_map(json!({"name": name, "index": index}))))?;
+                            self.push(
+                                ctx,
+                                "MapIterationFailed",
+                                Some(json_map(json!({"name": name, "index": index}))),
+                            )?;
                         }
                         Err(error)
                     }
@@ -999,15 +1203,24 @@ impl Engine {
         Ok(Value::Array(outputs))
     }
 
-    async fn read_items(&self, map: &Map, effective: &Value, context: &Value) -> Result<Vec<Value>, StatesError> {
+    async fn read_items(
+        &self,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+    ) -> Result<Vec<Value>, StatesError> {
         let Some(reader) = &map.item_reader else {
             return self.items_of(map, effective, context);
         };
         let store = self.store.as_ref().ok_or_else(|| {
-            StatesError::new(names::ITEM_READER_FAILED, "no object store is configured for the ItemReader")
+            StatesError::new(
+                names::ITEM_READER_FAILED,
+                "no object store is configured for the ItemReader",
+            )
         })?;
         let parameters = self.with_rng(|rng| reader.parameters.render(effective, context, rng))?;
-        let bucket = parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let bucket =
+            parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
         let reader_error = |message: String| StatesError::new(names::ITEM_READER_FAILED, message);
         let mut items = match &reader.source {
             ReaderSource::ListObjectsV2 => {
@@ -1023,15 +1236,25 @@ impl Engine {
             ReaderSource::GetObject { input_type } => {
                 let key = parameters.get("Key").and_then(Value::as_str).unwrap_or_default();
                 let body = store.get(&bucket, key).await.map_err(reader_error)?;
-                let text = String::from_utf8(body).map_err(|_| reader_error(format!("s3://{bucket}/{key} is not UTF-8")))?;
-                parse_items(input_type, &text).map_err(|e| reader_error(format!("s3://{bucket}/{key}: {e}")))?
+                let text = String::from_utf8(body)
+                    .map_err(|_| reader_error(format!("s3://{bucket}/{key} is not UTF-8")))?;
+                parse_items(input_type, &text)
+                    .map_err(|e| reader_error(format!("s3://{bucket}/{key}: {e}")))?
             }
         };
         let max_items = match &reader.max_items {
             Some(Dynamic::Fixed(n)) => Some(*n),
             Some(Dynamic::Path(path)) => {
                 let value = path.select(effective, context)?;
-                Some(value.as_u64().ok_or_else(|| StatesError::new(names::RUNTIME, format!("MaxItemsPath {} is not a non-negative integer: {value}", path.as_str())))?)
+                Some(value.as_u64().ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "MaxItemsPath {} is not a non-negative integer: {value}",
+                            path.as_str()
+                        ),
+                    )
+                })?)
             }
             None => None,
         };
@@ -1041,14 +1264,25 @@ impl Engine {
         Ok(items)
     }
 
-    fn batches(&self, map: &Map, effective: &Value, context: &Value, items: Vec<Value>) -> Result<Vec<Value>, StatesError> {
+    fn batches(
+        &self,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+        items: Vec<Value>,
+    ) -> Result<Vec<Value>, StatesError> {
         let Some(batcher) = &map.item_batcher else { return Ok(items) };
         let read = |field: &Option<Dynamic<u64>>| -> Result<Option<u64>, StatesError> {
             match field {
                 Some(Dynamic::Fixed(n)) => Ok(Some(*n)),
                 Some(Dynamic::Path(path)) => {
                     let value = path.select(effective, context)?;
-                    value.as_u64().map(Some).ok_or_else(|| StatesError::new(names::RUNTIME, format!("{} is not a positive integer: {value}", path.as_str())))
+                    value.as_u64().map(Some).ok_or_else(|| {
+                        StatesError::new(
+                            names::RUNTIME,
+                            format!("{} is not a positive integer: {value}", path.as_str()),
+                        )
+                    })
                 }
                 None => Ok(None),
             }
@@ -1064,7 +1298,9 @@ impl Engine {
         let mut bytes = 0u64;
         for item in items {
             let size = item.to_string().len() as u64 + 1;
-            if !current.is_empty() && (current.len() as u64 >= max_items || bytes + size > max_bytes) {
+            if !current.is_empty()
+                && (current.len() as u64 >= max_items || bytes + size > max_bytes)
+            {
                 batches.push(std::mem::take(&mut current));
                 bytes = 0;
             }
@@ -1083,8 +1319,19 @@ impl Engine {
             .collect())
     }
 
-    async fn run_distributed_map(self: &Arc<Self>, ctx: &Ctx, state: &State, map: &Map, effective: &Value, context: &Value) -> Result<Value, StatesError> {
-        let length = if map.item_reader.is_some() { 0 } else { self.items_of(map, effective, context).map(|i| i.len()).unwrap_or(0) };
+    async fn run_distributed_map(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        map: &Map,
+        effective: &Value,
+        context: &Value,
+    ) -> Result<Value, StatesError> {
+        let length = if map.item_reader.is_some() {
+            0
+        } else {
+            self.items_of(map, effective, context).map(|i| i.len()).unwrap_or(0)
+        };
         self.push(ctx, "MapStateStarted", Some(json_map(json!({"length": length}))))?;
         let label = map.label.clone().unwrap_or_else(|| state.name.clone());
         let run_id = self.child_name();
@@ -1094,14 +1341,20 @@ impl Engine {
             self.options.region, self.options.account, ctx.machine_name
         );
         self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": map_run_arn}))))?;
-        let outcome = self.distributed_body(ctx, map, effective, context, &child_machine, &map_run_arn, &run_id).await;
+        let outcome = self
+            .distributed_body(ctx, map, effective, context, &child_machine, &map_run_arn, &run_id)
+            .await;
         match outcome {
             Ok(output) => {
                 self.push(ctx, "MapRunSucceeded", None)?;
                 Ok(output)
             }
             Err(error) => {
-                self.push(ctx, "MapRunFailed", Some(json_map(json!({"error": error.error, "cause": error.cause}))))?;
+                self.push(
+                    ctx,
+                    "MapRunFailed",
+                    Some(json_map(json!({"error": error.error, "cause": error.cause}))),
+                )?;
                 Err(error)
             }
         }
@@ -1128,32 +1381,46 @@ impl Engine {
         let limit = self.concurrency(map, effective, DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
         let tolerated_count = match &map.tolerated_failure_count {
             Some(Dynamic::Fixed(n)) => Some(*n),
-            Some(Dynamic::Path(path)) => Some(path.select(effective, context)?.as_u64().ok_or_else(|| {
-                StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative")
-            })?),
+            Some(Dynamic::Path(path)) => {
+                Some(path.select(effective, context)?.as_u64().ok_or_else(|| {
+                    StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative")
+                })?)
+            }
             None => None,
         };
         let tolerated_percentage = match &map.tolerated_failure_percentage {
             Some(Dynamic::Fixed(p)) => Some(*p),
             Some(Dynamic::Path(path)) => {
-                let value = path.select(effective, context)?.as_f64().filter(|p| (0.0..=100.0).contains(p));
-                Some(value.ok_or_else(|| StatesError::new(names::RUNTIME, "ToleratedFailurePercentage must be between 0 and 100"))?)
+                let value =
+                    path.select(effective, context)?.as_f64().filter(|p| (0.0..=100.0).contains(p));
+                Some(value.ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        "ToleratedFailurePercentage must be between 0 and 100",
+                    )
+                })?)
             }
             None => None,
         };
         let exceeded = |failed: u64| -> bool {
             let by_count = tolerated_count.is_some_and(|c| failed > c);
-            let by_pct = tolerated_percentage.is_some_and(|p| total > 0 && (failed as f64) * 100.0 / (total as f64) > p);
+            let by_pct = tolerated_percentage
+                .is_some_and(|p| total > 0 && (failed as f64) * 100.0 / (total as f64) > p);
             let strict = tolerated_count.is_none() && tolerated_percentage.is_none() && failed > 0;
             by_count || by_pct || strict
         };
         let processor = &map.processor;
         let children = inputs.into_iter().enumerate().map(|(index, input)| {
             let name = self.child_name();
-            let arn = format!("arn:aws:states:{}:{}:execution:{child_machine}:{name}", self.options.region, self.options.account);
+            let arn = format!(
+                "arn:aws:states:{}:{}:execution:{child_machine}:{name}",
+                self.options.region, self.options.account
+            );
             let machine_arn = self.machine_arn(child_machine);
             async move {
-                let execution = self.run_with_arns(child_machine, processor, input, &name, arn, machine_arn).await;
+                let execution = self
+                    .run_with_arns(child_machine, processor, input, &name, arn, machine_arn)
+                    .await;
                 (index, execution)
             }
         });
@@ -1173,10 +1440,22 @@ impl Engine {
         }
         drop(stream);
         finished.sort_by_key(|(index, _)| *index);
-        let succeeded = finished.iter().filter(|(_, e)| e.status == Status::Succeeded).count() as u64;
+        let succeeded =
+            finished.iter().filter(|(_, e)| e.status == Status::Succeeded).count() as u64;
         let pending = total - finished.len() as u64;
         let manifest = match &map.result_writer {
-            Some(writer) => Some(self.write_results(writer, effective, context, map_run_arn, run_id, &finished, pending).await?),
+            Some(writer) => Some(
+                self.write_results(
+                    writer,
+                    effective,
+                    context,
+                    map_run_arn,
+                    run_id,
+                    &finished,
+                    pending,
+                )
+                .await?,
+            ),
             None => None,
         };
         if let Ok(mut runs) = self.map_runs.lock() {
@@ -1192,15 +1471,21 @@ impl Engine {
         if stopped || exceeded(failed) {
             return Err(StatesError::new(
                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                format!("The specified tolerated failure threshold was exceeded: {failed} of {total} child executions failed"),
+                format!(
+                    "The specified tolerated failure threshold was exceeded: {failed} of {total} child executions failed"
+                ),
             ));
         }
         Ok(match manifest {
-            Some((bucket, key)) => json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}),
+            Some((bucket, key)) => {
+                json!({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}})
+            }
             None => Value::Array(
                 finished
                     .into_iter()
-                    .map(|(_, e)| e.output.unwrap_or_else(|| json!({"Error": e.error, "Cause": e.cause})))
+                    .map(|(_, e)| {
+                        e.output.unwrap_or_else(|| json!({"Error": e.error, "Cause": e.cause}))
+                    })
                     .collect(),
             ),
         })
@@ -1217,10 +1502,21 @@ impl Engine {
         finished: &[(usize, Execution)],
         pending: u64,
     ) -> Result<(String, String), StatesError> {
-        let store = self.store.as_ref().ok_or_else(|| StatesError::new(names::RESULT_WRITER_FAILED, "no object store is configured for the ResultWriter"))?;
+        let store = self.store.as_ref().ok_or_else(|| {
+            StatesError::new(
+                names::RESULT_WRITER_FAILED,
+                "no object store is configured for the ResultWriter",
+            )
+        })?;
         let parameters = self.with_rng(|rng| writer.parameters.render(effective, context, rng))?;
-        let bucket = parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let prefix = parameters.get("Prefix").and_then(Value::as_str).unwrap_or_default().trim_end_matches('/').to_owned();
+        let bucket =
+            parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let prefix = parameters
+            .get("Prefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned();
         let base = if prefix.is_empty() { run_id.to_owned() } else { format!("{prefix}/{run_id}") };
         let record = |e: &Execution| {
             let mut r = json!({
@@ -1240,7 +1536,10 @@ impl Engine {
                         object.insert("Output".into(), json!(output.to_string()));
                         object.insert("OutputDetails".into(), json!({"Included": true}));
                         object.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
-                        object.insert("RedriveStatusReason".into(), json!("Execution is SUCCEEDED and cannot be redriven"));
+                        object.insert(
+                            "RedriveStatusReason".into(),
+                            json!("Execution is SUCCEEDED and cannot be redriven"),
+                        );
                     }
                     None => {
                         object.insert("Error".into(), json!(e.error));
@@ -1251,8 +1550,16 @@ impl Engine {
             }
             r
         };
-        let succeeded: Vec<Value> = finished.iter().filter(|(_, e)| e.status == Status::Succeeded).map(|(_, e)| record(e)).collect();
-        let failed: Vec<Value> = finished.iter().filter(|(_, e)| e.status != Status::Succeeded).map(|(_, e)| record(e)).collect();
+        let succeeded: Vec<Value> = finished
+            .iter()
+            .filter(|(_, e)| e.status == Status::Succeeded)
+            .map(|(_, e)| record(e))
+            .collect();
+        let failed: Vec<Value> = finished
+            .iter()
+            .filter(|(_, e)| e.status != Status::Succeeded)
+            .map(|(_, e)| record(e))
+            .collect();
         let mut files = json!({"FAILED": [], "PENDING": [], "SUCCEEDED": []});
         let write_error = |e: String| StatesError::new(names::RESULT_WRITER_FAILED, e);
         for (kind, records) in [("SUCCEEDED", succeeded), ("FAILED", failed)] {
@@ -1277,8 +1584,12 @@ impl Engine {
             }
         }
         let manifest_key = format!("{base}/manifest.json");
-        let manifest = json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files});
-        store.put(&bucket, &manifest_key, manifest.to_string().into_bytes()).await.map_err(write_error)?;
+        let manifest =
+            json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files});
+        store
+            .put(&bucket, &manifest_key, manifest.to_string().into_bytes())
+            .await
+            .map_err(write_error)?;
         Ok((bucket, manifest_key))
     }
 }
@@ -1350,12 +1661,19 @@ fn parse_items(input_type: &ReaderInputType, text: &str) -> Result<Vec<Value>, S
             .lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
-            .map(|(i, line)| serde_json::from_str(line).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1)))
+            .map(|(i, line)| {
+                serde_json::from_str(line).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1))
+            })
             .collect(),
         ReaderInputType::Csv { header_location, delimiter } => {
-            let mut rows = text.lines().filter(|l| !l.is_empty()).map(|l| l.split(delimiter.as_char()).map(str::to_owned).collect::<Vec<_>>());
+            let mut rows = text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split(delimiter.as_char()).map(str::to_owned).collect::<Vec<_>>());
             let header: Vec<String> = match header_location {
-                crate::asl::CsvHeaderLocation::FirstRow => rows.next().ok_or("the CSV has no header row")?,
+                crate::asl::CsvHeaderLocation::FirstRow => {
+                    rows.next().ok_or("the CSV has no header row")?
+                }
                 crate::asl::CsvHeaderLocation::Given(names) => names.clone(),
             };
             let mut seen = std::collections::BTreeSet::new();
@@ -1364,7 +1682,8 @@ fn parse_items(input_type: &ReaderInputType, text: &str) -> Result<Vec<Value>, S
             }
             Ok(rows
                 .map(|row| {
-                    let object: JsonMap<String, Value> = header.iter().cloned().zip(row.into_iter().map(Value::String)).collect();
+                    let object: JsonMap<String, Value> =
+                        header.iter().cloned().zip(row.into_iter().map(Value::String)).collect();
                     Value::Object(object)
                 })
                 .collect())
@@ -1422,7 +1741,13 @@ fn output_path(io: &Io, value: Value, context: &Value) -> Result<Value, StatesEr
     }
 }
 
-fn finish_result(engine: &Engine, io: &Io, raw: &Value, result: Value, context: &Value) -> Result<Value, StatesError> {
+fn finish_result(
+    engine: &Engine,
+    io: &Io,
+    raw: &Value,
+    result: Value,
+    context: &Value,
+) -> Result<Value, StatesError> {
     let selected = match &io.result_selector {
         Some(template) => engine.with_rng(|rng| template.render(&result, context, rng))?,
         None => result,

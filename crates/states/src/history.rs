@@ -32,8 +32,13 @@ fn details_key(kind: &str) -> Option<String> {
         k if k.ends_with("StateEntered") => "stateEnteredEventDetails".to_owned(),
         k if k.ends_with("StateExited") => "stateExitedEventDetails".to_owned(),
         "MapStateStarted" => "mapStateStartedEventDetails".to_owned(),
-        "MapStateSucceeded" | "MapStateFailed" | "MapStateAborted" | "ParallelStateStarted"
-        | "ParallelStateSucceeded" | "ParallelStateFailed" | "ParallelStateAborted" => return None,
+        "MapStateSucceeded"
+        | "MapStateFailed"
+        | "MapStateAborted"
+        | "ParallelStateStarted"
+        | "ParallelStateSucceeded"
+        | "ParallelStateFailed"
+        | "ParallelStateAborted" => return None,
         k => {
             let mut chars = k.chars();
             let first = chars.next()?.to_ascii_lowercase();
@@ -88,7 +93,12 @@ impl History {
     }
 
     /// Appends an event after the last one; fails once the quota is reached.
-    pub fn push(&mut self, kind: &'static str, timestamp_millis: i64, details: Option<Value>) -> Result<u64, QuotaReached> {
+    pub fn push(
+        &mut self,
+        kind: &'static str,
+        timestamp_millis: i64,
+        details: Option<Value>,
+    ) -> Result<u64, QuotaReached> {
         let previous = self.events.last().map_or(0, |e| e.id);
         self.push_after(kind, timestamp_millis, details, previous)
     }
@@ -110,10 +120,21 @@ impl History {
     }
 
     /// Appends the terminal failure event even at the quota (AWS records why it stopped).
-    pub fn push_final(&mut self, kind: &'static str, timestamp_millis: i64, details: Option<Value>) -> u64 {
+    pub fn push_final(
+        &mut self,
+        kind: &'static str,
+        timestamp_millis: i64,
+        details: Option<Value>,
+    ) -> u64 {
         let previous = self.events.last().map_or(0, |e| e.id);
         let id = self.events.len() as u64 + 1;
-        self.events.push(Event { id, previous_event_id: previous, timestamp_millis, kind, details });
+        self.events.push(Event {
+            id,
+            previous_event_id: previous,
+            timestamp_millis,
+            kind,
+            details,
+        });
         id
     }
 

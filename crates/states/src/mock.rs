@@ -54,9 +54,9 @@ fn parse_range(key: &str) -> Option<(u64, u64)> {
 }
 
 fn parse_response(name: &str, entries: &Value) -> Result<Vec<Ranged>, MockError> {
-    let object = entries
-        .as_object()
-        .ok_or_else(|| MockError(format!("MockedResponses.{name}: expected an object of invocation ranges")))?;
+    let object = entries.as_object().ok_or_else(|| {
+        MockError(format!("MockedResponses.{name}: expected an object of invocation ranges"))
+    })?;
     let mut ranged = Vec::new();
     for (key, value) in object {
         let (first, last) = parse_range(key).ok_or_else(|| {
@@ -83,16 +83,19 @@ fn parse_response(name: &str, entries: &Value) -> Result<Vec<Ranged>, MockError>
 impl MockCase {
     /// Reads the test case `test_case` of state machine `machine` from a MockConfigFile.
     pub fn from_json(text: &str, machine: &str, test_case: &str) -> Result<MockCase, MockError> {
-        let config: Value = serde_json::from_str(text).map_err(|e| MockError(format!("invalid JSON: {e}")))?;
+        let config: Value =
+            serde_json::from_str(text).map_err(|e| MockError(format!("invalid JSON: {e}")))?;
         let case = config
             .pointer(&format!("/StateMachines/{}/TestCases/{}", escape(machine), escape(test_case)))
             .and_then(Value::as_object)
-            .ok_or_else(|| MockError(format!("no test case \"{test_case}\" for state machine \"{machine}\"")))?;
+            .ok_or_else(|| {
+                MockError(format!("no test case \"{test_case}\" for state machine \"{machine}\""))
+            })?;
         let mut states = HashMap::new();
         for (state, response_name) in case {
-            let response_name = response_name
-                .as_str()
-                .ok_or_else(|| MockError(format!("test case {test_case}: state {state}: expected a response name")))?;
+            let response_name = response_name.as_str().ok_or_else(|| {
+                MockError(format!("test case {test_case}: state {state}: expected a response name"))
+            })?;
             let entries = config.pointer(&format!("/MockedResponses/{}", escape(response_name))).ok_or_else(|| {
                 MockError(format!("test case {test_case}: state {state}: no MockedResponses entry \"{response_name}\""))
             })?;
@@ -102,7 +105,12 @@ impl MockCase {
     }
 
     /// The mocked result of the next invocation of `state` in `execution`, if it is mocked.
-    pub fn response(&self, execution: &str, machine: &str, state: &str) -> Option<Result<Value, StatesError>> {
+    pub fn response(
+        &self,
+        execution: &str,
+        machine: &str,
+        state: &str,
+    ) -> Option<Result<Value, StatesError>> {
         if machine != self.machine {
             return None;
         }
@@ -114,10 +122,15 @@ impl MockCase {
             *counter += 1;
             current
         };
-        let found = ranges.iter().find(|r| (r.first..=r.last).contains(&invocation)).or_else(|| ranges.last());
+        let found = ranges
+            .iter()
+            .find(|r| (r.first..=r.last).contains(&invocation))
+            .or_else(|| ranges.last());
         Some(match found.map(|r| &r.response) {
             Some(Response::Return(value)) => Ok(value.clone()),
-            Some(Response::Throw { error, cause }) => Err(StatesError::new(error.clone(), cause.clone())),
+            Some(Response::Throw { error, cause }) => {
+                Err(StatesError::new(error.clone(), cause.clone()))
+            }
             None => Err(StatesError::new(
                 crate::error::names::RUNTIME,
                 format!("the mock of state {state} has no response for invocation {invocation}"),
@@ -165,7 +178,15 @@ mod tests {
                 None => "none".into(),
             })
             .collect();
-        assert_eq!(errors, ["Lambda.ResourceNotFoundException", "Lambda.TimeoutException", "Lambda.TimeoutException", "\"late\""]);
+        assert_eq!(
+            errors,
+            [
+                "Lambda.ResourceNotFoundException",
+                "Lambda.TimeoutException",
+                "Lambda.TimeoutException",
+                "\"late\""
+            ]
+        );
         // Another execution counts from 0 again; other machines and states are not mocked.
         assert!(matches!(case.response("e2", "LambdaSQSIntegration", "LambdaState"), Some(Err(_))));
         assert!(case.response("e1", "Other", "LambdaState").is_none());
@@ -176,9 +197,13 @@ mod tests {
     #[test]
     fn bad_configs_say_what_is_wrong() {
         let missing = MockCase::from_json(CONFIG, "LambdaSQSIntegration", "Nope").err();
-        assert_eq!(missing.map(|e| e.0), Some("no test case \"Nope\" for state machine \"LambdaSQSIntegration\"".into()));
+        assert_eq!(
+            missing.map(|e| e.0),
+            Some("no test case \"Nope\" for state machine \"LambdaSQSIntegration\"".into())
+        );
         let bad = json!({"StateMachines": {"M": {"TestCases": {"T": {"S": "R"}}}}, "MockedResponses": {"R": {"x": {"Return": 1}}}});
-        let error = MockCase::from_json(&bad.to_string(), "M", "T").err().map(|e| e.0).unwrap_or_default();
+        let error =
+            MockCase::from_json(&bad.to_string(), "M", "T").err().map(|e| e.0).unwrap_or_default();
         assert!(error.contains("\"x\" is not an invocation number"), "{error}");
     }
 }

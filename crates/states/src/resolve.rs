@@ -87,7 +87,12 @@ impl Functions {
     /// Registers `function` under `name` (a placeholder name, function name or ARN); with
     /// `concurrency`, calls beyond that many at once fail with
     /// `Lambda.TooManyRequestsException` as a throttled Lambda does.
-    pub fn register(&mut self, name: &str, function: Arc<dyn LocalFunction>, concurrency: Option<usize>) {
+    pub fn register(
+        &mut self,
+        name: &str,
+        function: Arc<dyn LocalFunction>,
+        concurrency: Option<usize>,
+    ) {
         let limit = concurrency.map(|n| Arc::new(Semaphore::new(n)));
         self.entries.insert(resolve_name(name), Registered { function, limit });
     }
@@ -98,7 +103,9 @@ impl Functions {
         let Some(entry) = self.entries.get(&name) else {
             return Err(FunctionError::new(
                 "Lambda.ResourceNotFoundException",
-                format!("Function not found: {reference} (no local function is registered as \"{name}\")"),
+                format!(
+                    "Function not found: {reference} (no local function is registered as \"{name}\")"
+                ),
             ));
         };
         let _permit = match &entry.limit {
@@ -149,11 +156,20 @@ pub struct ObjectEntry {
 /// The S3 operations a Distributed Map needs (ItemReader and ResultWriter).
 pub trait ItemStore: Send + Sync {
     /// Lists every object under `prefix`, in key order.
-    fn list<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>>;
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>>;
     /// Reads one object.
     fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>>;
     /// Writes one object.
-    fn put<'a>(&'a self, bucket: &'a str, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), String>>;
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// An in-memory object store, for tests and simulations.
@@ -190,7 +206,11 @@ impl MemoryStore {
 }
 
 impl ItemStore for MemoryStore {
-    fn list<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>> {
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>> {
         Box::pin(async move {
             let objects = self.objects.lock().map_err(|_| "store poisoned".to_owned())?;
             Ok(objects
@@ -212,7 +232,12 @@ impl ItemStore for MemoryStore {
         })
     }
 
-    fn put<'a>(&'a self, bucket: &'a str, key: &'a str, body: Vec<u8>) -> BoxFuture<'a, Result<(), String>> {
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             self.insert(bucket, key, body);
             Ok(())
@@ -228,9 +253,18 @@ mod tests {
     #[test]
     fn references_resolve_to_names() {
         assert_eq!(resolve_name("${TransformFunctionArn}"), "TransformFunctionArn");
-        assert_eq!(resolve_name("arn:aws:lambda:us-east-1:123456789012:function:transform"), "transform");
-        assert_eq!(resolve_name("arn:aws:lambda:us-east-1:123456789012:function:transform:live"), "transform");
-        assert_eq!(resolve_name("arn:aws:states:us-east-1:123456789012:stateMachine:child"), "child");
+        assert_eq!(
+            resolve_name("arn:aws:lambda:us-east-1:123456789012:function:transform"),
+            "transform"
+        );
+        assert_eq!(
+            resolve_name("arn:aws:lambda:us-east-1:123456789012:function:transform:live"),
+            "transform"
+        );
+        assert_eq!(
+            resolve_name("arn:aws:states:us-east-1:123456789012:stateMachine:child"),
+            "child"
+        );
         assert_eq!(resolve_name("plain"), "plain");
     }
 
@@ -257,11 +291,17 @@ mod tests {
         });
         tokio::task::yield_now().await;
         let second = functions.invoke("slow", json!({})).await;
-        assert_eq!(second.map_err(|e| e.error_type), Err("Lambda.TooManyRequestsException".to_owned()));
+        assert_eq!(
+            second.map_err(|e| e.error_type),
+            Err("Lambda.TooManyRequestsException".to_owned())
+        );
         gate.notify_one();
         assert_eq!(first.await.ok().and_then(Result::ok), Some(json!("done")));
         assert_eq!(functions.throttles().get("slow"), Some(&1));
         let missing = functions.invoke("nope", json!({})).await;
-        assert_eq!(missing.map_err(|e| e.error_type), Err("Lambda.ResourceNotFoundException".to_owned()));
+        assert_eq!(
+            missing.map_err(|e| e.error_type),
+            Err("Lambda.ResourceNotFoundException".to_owned())
+        );
     }
 }

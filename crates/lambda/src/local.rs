@@ -1,0 +1,60 @@
+//! Wiring for local runs: the storage port as the interpreter's ItemStore (ItemReader and
+//! ResultWriter go through the same S3 code path as everything else).
+
+use std::time::UNIX_EPOCH;
+
+use graphetl_states::resolve::{BoxFuture, ItemStore, ObjectEntry};
+use graphetl_storage::ObjectStore;
+
+/// An [`ObjectStore`] seen as the interpreter's [`ItemStore`].
+pub struct StoreItems<S>(pub S);
+
+fn iso(time: Option<std::time::SystemTime>) -> String {
+    let millis = time
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+impl<S: ObjectStore> ItemStore for StoreItems<S> {
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>> {
+        Box::pin(async move {
+            let objects = self.0.list(bucket, prefix).await.map_err(|e| e.to_string())?;
+            Ok(objects
+                .into_iter()
+                .map(|o| ObjectEntry {
+                    etag: o.etag.unwrap_or_else(|| "\"\"".into()),
+                    last_modified: iso(o.last_modified),
+                    key: o.key,
+                    size: o.size,
+                })
+                .collect())
+        })
+    }
+
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(async move { self.0.get_bytes(bucket, key).await.map_err(|e| e.to_string()) })
+    }
+
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .put_bytes(bucket, key, body, Some("application/json"))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
