@@ -29,6 +29,16 @@ enum StatesCommand {
     },
     /// Run a definition locally and print the execution output (exit 0 on SUCCEEDED).
     Run(RunArgs),
+    /// Benchmark the interpreter: overhead per state transition, and a Distributed Map over
+    /// many items with no-op tasks. Build with --release for meaningful figures.
+    Bench {
+        /// Pass-state transitions for the overhead figure.
+        #[arg(long, default_value_t = 200_000)]
+        transitions: u64,
+        /// Items of the Distributed Map figure.
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,6 +117,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
         }
         StatesCommand::Run(run) => run_definition(run),
+        StatesCommand::Bench { transitions, items } => bench(*transitions, *items),
     }
 }
 
@@ -190,5 +201,76 @@ pub(crate) fn budget(args: &BudgetArgs) -> anyhow::Result<ExitCode> {
     if over {
         bail!("an execution may exceed {} history events", args.max_events);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(transitions: u64, items: u64) -> anyhow::Result<ExitCode> {
+    use graphetl_states::resolve::{FunctionError, Functions};
+    use serde_json::{Value, json};
+    const CHAIN: u64 = 1_000;
+    let mut states = serde_json::Map::new();
+    for i in 0..CHAIN {
+        let mut pass =
+            json!({"Type": "Pass", "Parameters": {"i": i, "previous.$": "$"}, "OutputPath": "$.i"});
+        if i + 1 == CHAIN {
+            pass["End"] = json!(true);
+        } else {
+            pass["Next"] = json!(format!("S{}", i + 1));
+        }
+        states.insert(format!("S{i}"), pass);
+    }
+    let chain = StateMachine::from_json(
+        &json!({"StartAt": "S0", "States": states}).to_string(),
+        "bench-chain",
+    )?;
+    let map = StateMachine::from_json(
+        &json!({"StartAt": "Files", "States": {"Files": {
+            "Type": "Map", "Label": "Files", "ItemsPath": "$.items", "MaxConcurrency": 100,
+            "ItemBatcher": {"MaxItemsPerBatch": 100},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Each",
+                "States": {"Each": {"Type": "Map", "ItemsPath": "$.Items", "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "${Noop}", "Payload.$": "$"}, "OutputPath": "$.Payload", "End": true}}}, "End": true}}},
+            "End": true
+        }}})
+        .to_string(),
+        "bench-map",
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let executions = transitions.div_ceil(CHAIN).max(1);
+    let (chain_seconds, chain_events) = runtime.block_on(async {
+        let engine = Engine::builder().build();
+        let started = std::time::Instant::now();
+        let mut events = 0;
+        for n in 0..executions {
+            let execution = engine.run("chain", &chain, json!({}), &format!("e{n}")).await;
+            events += execution.history.len();
+        }
+        (started.elapsed().as_secs_f64(), events)
+    });
+    let done = executions * CHAIN;
+    println!(
+        "state transitions: {done} Pass states in {chain_seconds:.3} s = {:.2} µs per transition ({chain_events} events)",
+        chain_seconds * 1e6 / done as f64
+    );
+    let (map_seconds, children, status) = runtime.block_on(async {
+        let mut functions = Functions::new();
+        functions.register(
+            "Noop",
+            Arc::new(|p: Value| async move { Ok::<_, FunctionError>(p) }),
+            None,
+        );
+        let engine = Engine::builder().functions(functions).build();
+        let list: Vec<Value> =
+            (0..items).map(|i| json!({"key": format!("raw/bench/part-{i:06}.json.gz")})).collect();
+        let started = std::time::Instant::now();
+        let execution = engine.run("bench", &map, json!({"items": list}), "map").await;
+        (started.elapsed().as_secs_f64(), engine.executions().len() - 1, execution.status)
+    });
+    println!(
+        "distributed map: {items} items, {children} child executions, {} in {map_seconds:.2} s = {:.1} µs per item",
+        status.as_str(),
+        map_seconds * 1e6 / items.max(1) as f64
+    );
     Ok(ExitCode::SUCCESS)
 }
