@@ -35,6 +35,16 @@ pub enum ErrorName {
     StorageAccessDenied,
     /// A bug or an unclassified failure; not retried.
     Internal,
+    /// Some files of a process-files batch failed; the cause lists each file, error and cause.
+    FilesFailed,
+    /// Athena refused to start or poll a query for now (TooManyRequests, throttling).
+    AthenaThrottled,
+    /// An Athena query failed in a way Athena marks retryable.
+    AthenaTransient,
+    /// Neptune asked us to slow down (throttling, query limit).
+    NeptuneThrottled,
+    /// Neptune failed transiently (ConcurrentModification, internal failure, read-only replica).
+    NeptuneTransient,
 }
 
 impl ErrorName {
@@ -48,6 +58,11 @@ impl ErrorName {
         ErrorName::StorageUnavailable,
         ErrorName::StorageAccessDenied,
         ErrorName::Internal,
+        ErrorName::FilesFailed,
+        ErrorName::AthenaThrottled,
+        ErrorName::AthenaTransient,
+        ErrorName::NeptuneThrottled,
+        ErrorName::NeptuneTransient,
     ];
 
     /// The stable string, e.g. `GraphEtl.BadInput`.
@@ -61,19 +76,30 @@ impl ErrorName {
             ErrorName::StorageUnavailable => "GraphEtl.StorageUnavailable",
             ErrorName::StorageAccessDenied => "GraphEtl.StorageAccessDenied",
             ErrorName::Internal => "GraphEtl.Internal",
+            ErrorName::FilesFailed => "GraphEtl.FilesFailed",
+            ErrorName::AthenaThrottled => "GraphEtl.AthenaThrottled",
+            ErrorName::AthenaTransient => "GraphEtl.AthenaTransient",
+            ErrorName::NeptuneThrottled => "GraphEtl.NeptuneThrottled",
+            ErrorName::NeptuneTransient => "GraphEtl.NeptuneTransient",
         }
     }
 
     /// Whether the state machine may retry an item that failed with this name.
     pub fn retry(self) -> Retry {
         match self {
-            ErrorName::StorageThrottled | ErrorName::StorageUnavailable => Retry::Transient,
+            ErrorName::StorageThrottled
+            | ErrorName::StorageUnavailable
+            | ErrorName::AthenaThrottled
+            | ErrorName::AthenaTransient
+            | ErrorName::NeptuneThrottled
+            | ErrorName::NeptuneTransient => Retry::Transient,
             ErrorName::BadInput
             | ErrorName::BadSpec
             | ErrorName::BadEvent
             | ErrorName::NotFound
             | ErrorName::StorageAccessDenied
-            | ErrorName::Internal => Retry::Permanent,
+            | ErrorName::Internal
+            | ErrorName::FilesFailed => Retry::Permanent,
         }
     }
 

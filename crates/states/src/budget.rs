@@ -24,6 +24,11 @@ pub struct BudgetInput {
     pub retries: u32,
     /// Item counts of specific inline Map states, by state name.
     pub map_items: BTreeMap<String, u64>,
+    /// The batch size of Distributed Maps whose `MaxItemsPerBatchPath` is read at run time.
+    pub batch_size: Option<u64>,
+    /// Machines that `states:startExecution` tasks start, by name: each runs with the item
+    /// count of the Map iteration or batch it was started from (the worst case over them).
+    pub nested: Vec<(String, StateMachine)>,
 }
 
 /// The worst case of one kind of execution.
@@ -45,6 +50,8 @@ pub struct BudgetError(pub String);
 struct Walker<'a> {
     input: &'a BudgetInput,
     executions: Vec<ExecutionBudget>,
+    /// How many times the machine being walked runs in total.
+    multiplicity: u64,
 }
 
 impl Walker<'_> {
@@ -119,6 +126,9 @@ impl Walker<'_> {
             StateKind::Fail(_) => 1,
             StateKind::Task(task) => {
                 let r = self.failed_attempts(&task.retry);
+                if let Resource::StartExecution { .. } = task.resource {
+                    self.nested(state, path, items)?;
+                }
                 match task.resource {
                     Resource::StartExecution { mode: ExecMode::Sync | ExecMode::Sync2 } => {
                         6 + 4 * r
@@ -137,6 +147,19 @@ impl Walker<'_> {
         })
     }
 
+    /// Records the executions a startExecution task starts (each nested machine, run with the
+    /// current item count), once per run of the machine being walked.
+    fn nested(&mut self, state: &State, path: &str, items: u64) -> Result<(), BudgetError> {
+        let nested: Vec<(String, StateMachine)> = self.input.nested.clone();
+        for (name, machine) in &nested {
+            let nested_path = format!("{path}/{} -> {name}", state.name);
+            let count = self.multiplicity;
+            let events = 2 + self.machine(machine, &nested_path, items)?;
+            self.executions.push(ExecutionBudget { execution: nested_path, count, events });
+        }
+        Ok(())
+    }
+
     fn map(
         &mut self,
         state: &State,
@@ -147,36 +170,37 @@ impl Walker<'_> {
         match map.mode {
             MapMode::Inline => {
                 let n = self.input.map_items.get(&state.name).copied().unwrap_or(items);
-                let body =
-                    self.machine(&map.processor, &format!("{path}/{}", state.name), items)?;
-                Ok(4 + n * (2 + body))
+                let saved = self.multiplicity;
+                self.multiplicity = saved.saturating_mul(n.max(1));
+                let body = self.machine(&map.processor, &format!("{path}/{}", state.name), items);
+                self.multiplicity = saved;
+                Ok(4 + n * (2 + body?))
             }
             MapMode::Distributed { .. } => {
                 let total =
                     self.input.map_items.get(&state.name).copied().unwrap_or(self.input.items);
-                let batch = match map
-                    .item_batcher
-                    .as_ref()
-                    .and_then(|b| b.max_items_per_batch.as_ref())
-                {
+                let batch = match map.item_batcher.as_ref().and_then(|b| b.max_items_per_batch.as_ref()) {
                     Some(Dynamic::Fixed(n)) => (*n).max(1),
-                    Some(Dynamic::Path(p)) => {
-                        return Err(BudgetError(format!(
-                            "{path}/{}: MaxItemsPerBatchPath {} is read at run time; give the batch size with map_items",
+                    Some(Dynamic::Path(p)) => self.input.batch_size.map(|b| b.max(1)).ok_or_else(|| {
+                        BudgetError(format!(
+                            "{path}/{}: MaxItemsPerBatchPath {} is read at run time; give the batch size (--batch-size)",
                             state.name,
                             p.as_str()
-                        )));
-                    }
+                        ))
+                    })?,
                     None => 1,
                 };
                 let children = total.div_ceil(batch);
                 let label = map.label.clone().unwrap_or_else(|| state.name.clone());
                 let child_path = format!("{path}/{label}");
-                let per_child =
-                    2 + self.machine(&map.processor, &child_path, batch.min(total.max(1)))?;
+                let saved = self.multiplicity;
+                self.multiplicity = saved.saturating_mul(children);
+                let per_child = self.machine(&map.processor, &child_path, batch.min(total.max(1)));
+                self.multiplicity = saved;
+                let per_child = 2 + per_child?;
                 self.executions.push(ExecutionBudget {
                     execution: child_path,
-                    count: children,
+                    count: children.saturating_mul(saved),
                     events: per_child,
                 });
                 Ok(6)
@@ -190,10 +214,19 @@ pub fn history_budget(
     machine: &StateMachine,
     input: &BudgetInput,
 ) -> Result<Vec<ExecutionBudget>, BudgetError> {
-    let mut walker = Walker { input, executions: Vec::new() };
+    let mut walker = Walker { input, executions: Vec::new(), multiplicity: 1 };
     let parent = 2 + walker.machine(machine, "parent", input.items)?;
     let mut all = vec![ExecutionBudget { execution: "parent".into(), count: 1, events: parent }];
-    all.extend(walker.executions);
+    // The same child can be reached along several Choice paths: keep one row, the worst case.
+    for entry in walker.executions {
+        match all.iter_mut().find(|e| e.execution == entry.execution) {
+            Some(existing) => {
+                existing.count = existing.count.max(entry.count);
+                existing.events = existing.events.max(entry.events);
+            }
+            None => all.push(entry),
+        }
+    }
     Ok(all)
 }
 

@@ -81,6 +81,12 @@ pub(crate) struct BudgetArgs {
     /// Item count of an inline Map state, as STATE=N (repeatable).
     #[arg(long = "map-items", value_parser = parse_map_items)]
     map_items: Vec<(String, u64)>,
+    /// Batch size of Distributed Maps whose MaxItemsPerBatchPath is read at run time.
+    #[arg(long)]
+    batch_size: Option<u64>,
+    /// A definition that startExecution tasks start (repeatable), e.g. statemachine/process-files.asl.json.
+    #[arg(long)]
+    nested: Vec<PathBuf>,
     /// Fail (exit 1) if any execution's worst case exceeds this many events.
     #[arg(long, default_value_t = MAX_HISTORY_EVENTS as u64)]
     max_events: u64,
@@ -182,18 +188,32 @@ async fn run_engine(
 /// Runs `graphetl history-budget`.
 pub(crate) fn budget(args: &BudgetArgs) -> anyhow::Result<ExitCode> {
     let machine = load_definition(&args.definition)?;
+    let mut nested = Vec::new();
+    for path in &args.nested {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("nested")
+            .trim_end_matches(".json")
+            .trim_end_matches(".asl")
+            .to_owned();
+        nested.push((name, load_definition(path)?));
+    }
     let input = BudgetInput {
         items: args.items,
         retries: args.retries,
         map_items: args.map_items.iter().cloned().collect::<BTreeMap<_, _>>(),
+        batch_size: args.batch_size,
+        nested,
     };
     let budget = history_budget(&machine, &input)?;
-    println!("{:<40} {:>12} {:>14} {:>10}", "execution", "count", "events (max)", "of quota");
+    let width = budget.iter().map(|e| e.execution.len()).max().unwrap_or(9).max(9);
+    println!("{:<width$} {:>12} {:>14} {:>10}", "execution", "count", "events (max)", "of quota");
     let mut over = false;
     for entry in &budget {
         let share = entry.events as f64 * 100.0 / MAX_HISTORY_EVENTS as f64;
         println!(
-            "{:<40} {:>12} {:>14} {:>9.1}%",
+            "{:<width$} {:>12} {:>14} {:>9.1}%",
             entry.execution, entry.count, entry.events, share
         );
         over |= entry.events > args.max_events;

@@ -2,6 +2,7 @@
 //! invariants of the workspace (tidy checks).
 
 mod commands;
+mod pipeline;
 mod tidy;
 
 use std::path::{Path, PathBuf};

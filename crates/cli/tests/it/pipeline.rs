@@ -1,0 +1,153 @@
+//! The pipeline's state machines: they load, stay far under the history quota at scale, use
+//! only known placeholders, and retry or catch only error names the code declares.
+
+use std::collections::BTreeSet;
+
+use graphetl_core::ErrorName;
+use graphetl_core::errors::Retry;
+use graphetl_states::asl::{StateMachine, placeholders};
+use graphetl_states::budget::{BudgetInput, history_budget};
+
+use super::repo;
+
+fn load(name: &str) -> (String, StateMachine) {
+    let path = repo().join("statemachine").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let machine = StateMachine::from_json(&text, name).unwrap_or_else(|e| panic!("{e}"));
+    (text, machine)
+}
+
+/// The placeholders infra/template.yaml substitutes (DefinitionSubstitutions) and the local
+/// runner maps to in-process handlers.
+pub(crate) const PLACEHOLDERS: &[&str] = &[
+    "AggregateFunctionArn",
+    "DataBucket",
+    "ExtractFunctionArn",
+    "LoadFunctionArn",
+    "ProcessFilesStateMachineArn",
+    "TransformFunctionArn",
+];
+
+#[test]
+fn every_execution_stays_under_2500_events_at_100k_and_10m_files() {
+    let (_, pipeline) = load("pipeline.asl.json");
+    let (_, process_files) = load("process-files.asl.json");
+    for files in [100_000u64, 10_000_000] {
+        let input = BudgetInput {
+            items: files,
+            retries: 2,
+            map_items: [("Aggregate".to_owned(), 20), ("Load".to_owned(), 100)]
+                .into_iter()
+                .collect(),
+            batch_size: Some(10),
+            nested: vec![("process-files".to_owned(), process_files.clone())],
+        };
+        let budget = history_budget(&pipeline, &input).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = budget.iter().map(|b| b.execution.as_str()).collect();
+        assert!(
+            names.contains(&"parent/TransformFiles/ProcessBatch -> process-files"),
+            "{names:?}"
+        );
+        for entry in &budget {
+            assert!(
+                entry.events <= 2_500,
+                "{files} files: {} may reach {} events",
+                entry.execution,
+                entry.events
+            );
+        }
+        let children =
+            budget.iter().find(|b| b.execution == "parent/TransformFiles").map(|b| b.count);
+        assert_eq!(children, Some(files / 10));
+    }
+}
+
+#[test]
+fn placeholders_are_the_known_substitutions() {
+    let mut used = BTreeSet::new();
+    for name in ["pipeline.asl.json", "process-files.asl.json"] {
+        used.extend(placeholders(&load(name).0));
+    }
+    let known: BTreeSet<String> = PLACEHOLDERS.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(used, known);
+}
+
+fn error_names(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                if key == "ErrorEquals" {
+                    out.extend(
+                        v.as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|e| e.as_str().map(str::to_owned)),
+                    );
+                } else if key == "Error" && v.is_string() {
+                    out.extend(v.as_str().map(str::to_owned));
+                } else {
+                    error_names(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| error_names(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn error_names_beyond_aws_ones_are_declared_in_core_and_permanent_ones_are_never_retried() {
+    for name in ["pipeline.asl.json", "process-files.asl.json"] {
+        let (text, _) = load(name);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let mut names = BTreeSet::new();
+        error_names(&json, &mut names);
+        for error in &names {
+            let aws = ["States.", "Lambda.", "StepFunctions."].iter().any(|p| error.starts_with(p));
+            assert!(
+                aws || ErrorName::from_name(error).is_some(),
+                "{name}: {error} is not declared in graphetl-core"
+            );
+        }
+        // Retriers list only transient names.
+        let mut retried = BTreeSet::new();
+        collect_retried(&json, &mut retried);
+        for error in retried {
+            if let Some(ours) = ErrorName::from_name(&error) {
+                assert_eq!(
+                    ours.retry(),
+                    Retry::Transient,
+                    "{name} retries the permanent error {error}"
+                );
+            }
+            assert_ne!(
+                error, "States.ALL",
+                "{name} retries States.ALL, which would retry bad input"
+            );
+        }
+    }
+}
+
+fn collect_retried(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                if key == "Retry" {
+                    for retrier in v.as_array().into_iter().flatten() {
+                        out.extend(
+                            retrier["ErrorEquals"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|e| e.as_str().map(str::to_owned)),
+                        );
+                    }
+                } else {
+                    collect_retried(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_retried(v, out)),
+        _ => {}
+    }
+}
