@@ -30,6 +30,8 @@ enum Command {
     States(commands::states::Args),
     /// Worst-case history events of every execution a definition starts, for N input items.
     HistoryBudget(commands::states::BudgetArgs),
+    /// Compare retry policies for Lambda throttling on the real process-files state machine.
+    SimulateRetries(commands::simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::States(args) => commands::states::run(&args),
         Command::HistoryBudget(args) => commands::states::budget(&args),
+        Command::SimulateRetries(args) => commands::simulate::run(&args),
     };
     match result {
         Ok(code) => code,

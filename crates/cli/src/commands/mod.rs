@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share (reading a spec file).
 
 pub(crate) mod run;
+pub(crate) mod simulate;
 pub(crate) mod states;
 pub(crate) mod transform;
 pub(crate) mod validate;

@@ -151,3 +151,33 @@ fn collect_retried(value: &serde_json::Value, out: &mut BTreeSet<String>) {
         _ => {}
     }
 }
+
+/// Parses `| policy | makespan | retries | exhausted | events |` rows.
+fn simulation_rows(stdout: &str) -> Vec<(String, u64, u64, u64)> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Some((
+                cells.first()?.to_string(),
+                cells.get(1)?.parse().ok()?,
+                cells.get(2)?.parse().ok()?,
+                cells.get(3)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn the_chosen_throttling_policy_beats_the_seed_policy_under_contention() {
+    let out = super::graphetl(&["simulate-retries", "--files", "200", "--concurrency", "2"]);
+    assert!(out.status.success(), "{}", super::text(&out.stderr));
+    let rows = simulation_rows(&super::text(&out.stdout));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let (chosen, seed) = (&rows[0], &rows[1]);
+    assert!(chosen.0.starts_with("chosen") && seed.0.starts_with("seed"), "{rows:?}");
+    assert_eq!(chosen.3, 0, "the chosen policy lets items exhaust their retries: {rows:?}");
+    assert!(seed.3 > 0, "the simulation no longer separates the policies: {rows:?}");
+    assert!(chosen.1 < seed.1, "the chosen policy is slower than the seed policy: {rows:?}");
+}
