@@ -26,6 +26,10 @@ enum Command {
     Transform(commands::transform::Args),
     /// Run the pipeline on this machine against a local S3 endpoint (no AWS account needed).
     Run(commands::run::Args),
+    /// Start a run over one raw prefix, or over the failed items of an earlier run.
+    Reprocess(commands::reprocess::Args),
+    /// List the failed items (file, error, cause) of a run.
+    Failures(commands::failures::Args),
     /// The local Step Functions interpreter: validate or run an ASL definition.
     States(commands::states::Args),
     /// Worst-case history events of every execution a definition starts, for N input items.
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Transform(args) => commands::transform::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::Reprocess(args) => commands::reprocess::run(&args),
+        Command::Failures(args) => commands::failures::run(&args),
         Command::States(args) => commands::states::run(&args),
         Command::HistoryBudget(args) => commands::states::budget(&args),
         Command::SimulateRetries(args) => commands::simulate::run(&args),

@@ -1,5 +1,8 @@
 //! One module per subcommand, plus what they share (reading a spec file).
 
+pub(crate) mod failures;
+pub(crate) mod local;
+pub(crate) mod reprocess;
 pub(crate) mod run;
 pub(crate) mod simulate;
 pub(crate) mod states;

@@ -1,31 +1,27 @@
 //! `graphetl run --local`: the pipeline on one machine.
 //!
-//! At this stage it starts the embedded S3 endpoint, uploads the dataset's spec and raw files,
-//! lists the raw prefix (as the Distributed Map's ItemReader does) and runs the transform
-//! handler on every file in process, with capped concurrency. The Step Functions interpreter
-//! replaces this loop when `crates/states` lands; the handler is the same one the Lambda runs.
+//! It starts the embedded S3 endpoint, uploads the dataset's spec and raw files, and runs the
+//! real statemachine/pipeline.asl.json (Distributed Map over the raw prefix, process-files
+//! batches, ResultWriter) in the local interpreter with the transform handler in process.
+//! Extract, aggregate and load are not wired locally yet, so the run uses `transform_only`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use futures::StreamExt;
-use graphetl_core::contract::{FileResult, TransformItem};
 use graphetl_core::layout;
-use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_storage::{LocalS3, ObjectStore};
-use graphetl_transform::TransformOptions;
+use graphetl_states::exec::Status;
+use graphetl_storage::ObjectStore;
+use serde_json::json;
 
+use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings};
 use super::read_spec;
-
-/// The bucket `run --local` uses on the local endpoint.
-pub(crate) const LOCAL_BUCKET: &str = "graphetl-local";
 
 /// Arguments of `graphetl run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Run on this machine (the only mode so far; AWS runs start with `graphetl reprocess`).
+    /// Run on this machine (the only mode here; on AWS the schedule starts runs).
     #[arg(long)]
     local: bool,
     /// The dataset spec.
@@ -37,9 +33,15 @@ pub(crate) struct Args {
     /// Where everything the run writes goes (the local bucket lives in DATA_DIR/s3).
     #[arg(long, default_value = ".graphetl")]
     data_dir: PathBuf,
-    /// Files transformed at once (like the Map's MaxConcurrency).
-    #[arg(long, default_value_t = 4)]
+    /// Concurrent transform invocations before the local Lambda throttles (like reserved concurrency).
+    #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Files per process-files batch (the Distributed Map's ItemBatcher).
+    #[arg(long, default_value_t = 10)]
+    batch_size: u64,
+    /// Tolerated share of failed batches, in percent.
+    #[arg(long, default_value_t = 5.0)]
+    tolerated_failure_percentage: f64,
 }
 
 fn collect_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
@@ -71,10 +73,21 @@ fn collect_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     Ok(files)
 }
 
+/// The repository root that holds statemachine/ (the current folder, or the binary's checkout).
+pub(crate) fn repo_root() -> PathBuf {
+    let here = PathBuf::from(".");
+    if here.join("statemachine").is_dir() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !args.local {
-        bail!("only local runs are supported here: use `graphetl run --local`");
+        bail!(
+            "only local runs start here: use `graphetl run --local` (on AWS the schedule starts runs, and `graphetl reprocess` starts one)"
+        );
     }
     let started = Instant::now();
     let (spec, spec_text) = read_spec(&args.dataset)?;
@@ -85,111 +98,35 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         bail!("no input files under {}", input.display());
     }
-    let s3_root = args.data_dir.join("s3");
-    std::fs::create_dir_all(&s3_root)
-        .with_context(|| format!("cannot create {}", s3_root.display()))?;
-    let work = args.data_dir.join("work");
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-
+    let settings = LocalSettings {
+        data_dir: args.data_dir.clone(),
+        repo: repo_root(),
+        lambda_concurrency: args.concurrency.max(1),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let server = LocalS3::start(&s3_root).await?;
-        let store = server.store();
-        store.ensure_bucket(LOCAL_BUCKET).await?;
+        let env = LocalEnv::start(settings).await?;
         // A run starts from a clean dataset area so that the same inputs give the same outputs.
-        for prefix in [
-            layout::raw_prefix(&spec.name),
-            layout::curated_prefix(&spec.name),
-            layout::quarantine_prefix(&spec.name),
-        ] {
-            store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
+        for prefix in [layout::raw_prefix(&spec.name), layout::curated_prefix(&spec.name), layout::quarantine_prefix(&spec.name)] {
+            env.store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
         }
-        store
-            .put_bytes(
-                LOCAL_BUCKET,
-                &layout::spec_key(&spec.name),
-                spec_text.into_bytes(),
-                Some("application/toml"),
-            )
-            .await?;
+        env.store.put_bytes(LOCAL_BUCKET, &layout::spec_key(&spec.name), spec_text.into_bytes(), Some("application/toml")).await?;
         for (path, relative) in &files {
             let key = format!("{}{relative}", layout::raw_prefix(&spec.name));
-            store.put_file(LOCAL_BUCKET, &key, path, None).await?;
+            env.store.put_file(LOCAL_BUCKET, &key, path, None).await?;
         }
-        eprintln!(
-            "uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{} on {}",
-            files.len(),
-            layout::raw_prefix(&spec.name),
-            server.endpoint_url()
-        );
-
-        let items: Vec<TransformItem> = store
-            .list(LOCAL_BUCKET, &layout::raw_prefix(&spec.name))
-            .await?
-            .into_iter()
-            .map(|o| TransformItem {
-                bucket: LOCAL_BUCKET.into(),
-                key: o.key,
-                dataset: spec.name.clone(),
-                run_id: "local".into(),
-            })
-            .collect();
-        let handler = TransformHandler::new(store, TransformOptions::default(), work.clone());
-        let total = items.len();
-        let mut done = 0usize;
-        let mut results: Vec<(String, Result<FileResult, graphetl_lambda::StepError>)> =
-            futures::stream::iter(items)
-                .map(|item| {
-                    let handler = &handler;
-                    async move { (item.key.clone(), handler.handle(item).await) }
-                })
-                .buffer_unordered(args.concurrency.max(1))
-                .inspect(|(key, result)| {
-                    done += 1;
-                    let status = match result {
-                        Ok(r) => format!("{} rows, {} rejected", r.rows_in, r.rows_rejected),
-                        Err(e) => format!("FAILED {}", e.name),
-                    };
-                    eprintln!("[{done}/{total}] {key}: {status}");
-                })
-                .collect()
-                .await;
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        server.shutdown().await;
-        Ok::<_, anyhow::Error>(print_summary(args, &spec.name, &results, started))
+        eprintln!("uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{}; running statemachine/pipeline.asl.json", files.len(), layout::raw_prefix(&spec.name));
+        let name = env.next_name(&spec.name);
+        let input = json!({
+            "dataset": spec.name,
+            "prefix": layout::raw_prefix(&spec.name),
+            "transform_only": true,
+            "batch_size": args.batch_size.max(1),
+            "tolerated_failure_percentage": args.tolerated_failure_percentage,
+        });
+        let run = env.run_pipeline(&name, input).await?;
+        run.print_summary(&spec.name, &env.bucket_dir(), &args.data_dir, started.elapsed().as_secs_f64());
+        env.shutdown().await;
+        Ok(if run.execution.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
-}
-
-fn print_summary(
-    args: &Args,
-    dataset: &str,
-    results: &[(String, Result<FileResult, graphetl_lambda::StepError>)],
-    started: Instant,
-) -> ExitCode {
-    let ok: Vec<&FileResult> = results.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
-    let failed: Vec<(&String, &graphetl_lambda::StepError)> =
-        results.iter().filter_map(|(k, r)| r.as_ref().err().map(|e| (k, e))).collect();
-    let rows_in: u64 = ok.iter().map(|r| r.rows_in).sum();
-    let written: u64 = ok.iter().map(|r| r.rows_written).sum();
-    let rejected: u64 = ok.iter().map(|r| r.rows_rejected).sum();
-    let parquet: usize = ok.iter().map(|r| r.outputs.len()).sum();
-    let bucket_dir = args.data_dir.join("s3").join(LOCAL_BUCKET);
-    println!("graphetl run --local: dataset {dataset}");
-    println!("  files       {} transformed, {} failed", ok.len(), failed.len());
-    println!("  rows        {rows_in} in, {written} written, {rejected} rejected");
-    println!(
-        "  parquet     {parquet} file(s) under {}",
-        bucket_dir.join(layout::curated_prefix(dataset)).display()
-    );
-    if rejected > 0 {
-        println!("  quarantine  {}", bucket_dir.join(layout::quarantine_prefix(dataset)).display());
-    }
-    for (key, error) in &failed {
-        println!("  failed      {key}: {}: {}", error.name, error.cause);
-    }
-    println!("  time        {:.2}s", started.elapsed().as_secs_f64());
-    println!(
-        "  note        aggregation, graph load and the state machine arrive with their issues; this run covers extract-free transform of every raw file"
-    );
-    if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

@@ -203,3 +203,107 @@ fn run_local_twice_gives_byte_identical_outputs() {
     }
     assert!(snapshots[0] == snapshots[1], "the second run changed the curated files");
 }
+
+#[test]
+fn a_corrupt_file_is_listed_by_failures_and_failed_of_reruns_only_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = dir.path().join("in");
+    let sample = super::repo().join("datasets/service-calls/sample");
+    for entry in files_under(&sample) {
+        let relative = entry.strip_prefix(&sample).unwrap_or_else(|e| panic!("{e}"));
+        let target = input.join(relative);
+        std::fs::create_dir_all(target.parent().unwrap_or(&input))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(&entry, &target).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let corrupt_key = "raw/service-calls/dt=2026-11-20/hour=04/part-00001.json.gz";
+    std::fs::write(
+        input.join("dt=2026-11-20/hour=04/part-00001.json.gz"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not deflate",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let data_dir = dir.path().join("data").display().to_string();
+    let input_arg = input.display().to_string();
+    let run = graphetl(&[
+        "run",
+        "--local",
+        "--data-dir",
+        &data_dir,
+        "--input",
+        &input_arg,
+        "--batch-size",
+        "1",
+        "--tolerated-failure-percentage",
+        "30",
+    ]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    assert!(stdout.contains("files       3 transformed, 1 failed"), "{stdout}");
+    assert!(stdout.contains("execution local-service-calls-0001"), "{stdout}");
+
+    let failures = graphetl(&[
+        "failures",
+        "local-service-calls-0001",
+        "--local",
+        "--data-dir",
+        &data_dir,
+        "--json",
+    ]);
+    assert!(failures.status.success(), "{}", text(&failures.stderr));
+    let rows: Vec<serde_json::Value> =
+        text(&failures.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["key"], corrupt_key);
+    assert_eq!(rows[0]["error"], "GraphEtl.BadInput");
+    assert!(
+        rows[0]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the gzip stream is truncated or corrupt"),
+        "{rows:?}"
+    );
+
+    let rerun = graphetl(&[
+        "reprocess",
+        "--local",
+        "--data-dir",
+        &data_dir,
+        "--failed-of",
+        "local-service-calls-0001",
+    ]);
+    let stdout = text(&rerun.stdout);
+    // Only the corrupt file runs again (and fails again, since it is still corrupt).
+    assert!(stdout.contains("files       0 transformed, 1 failed"), "{stdout}");
+    assert!(stdout.contains(&format!("failed      {corrupt_key}: GraphEtl.BadInput")), "{stdout}");
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/executions/local-service-calls-0002.json"))
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(record["input"]["items_manifest"], "runs/local-service-calls-0001/retry-items.json");
+}
+
+#[test]
+fn reprocess_rejects_prefixes_outside_the_raw_area() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data_dir = dir.path().display().to_string();
+    for (prefix, expected) in [
+        ("raw/other/", "outside the dataset's raw area"),
+        ("raw/service-calls/../x/", "contains '..'"),
+        ("", "is empty"),
+        ("s3://bucket/raw/service-calls/", "names a bucket"),
+    ] {
+        let out = graphetl(&[
+            "reprocess",
+            "--local",
+            "--data-dir",
+            &data_dir,
+            "--dataset",
+            "service-calls",
+            "--prefix",
+            prefix,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{prefix}");
+        assert!(text(&out.stderr).contains(expected), "{prefix}: {}", text(&out.stderr));
+    }
+}

@@ -1,0 +1,401 @@
+//! The local runner: the real statemachine/*.asl.json run by the `states` interpreter against
+//! the embedded S3 endpoint, with the Lambda handlers in process. `run --local`, `reprocess
+//! --local` and `failures --local` share it.
+//!
+//! Placeholders are substituted the way infra/template.yaml's DefinitionSubstitutions do, with
+//! local names. Each execution is recorded under DATA_DIR/executions/ so that `failures` and
+//! `reprocess --failed-of` can find it later.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use graphetl_core::contract::TransformItem;
+use graphetl_core::layout;
+use graphetl_lambda::handlers::transform::TransformHandler;
+use graphetl_lambda::local::StoreItems;
+use graphetl_states::asl::StateMachine;
+use graphetl_states::exec::{Engine, Execution, Status};
+use graphetl_states::resolve::{FunctionError, Functions};
+use graphetl_storage::{LocalS3, ObjectStore, S3Store};
+use graphetl_transform::TransformOptions;
+use serde_json::{Value, json};
+
+/// The bucket local runs use on the embedded endpoint.
+pub(crate) const LOCAL_BUCKET: &str = "graphetl-local";
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:graphetl-{name}")
+}
+
+/// What DefinitionSubstitutions gives each placeholder, locally.
+fn substitutions() -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("DataBucket", LOCAL_BUCKET.to_owned()),
+        ("ExtractFunctionArn", function_arn("extract")),
+        ("TransformFunctionArn", function_arn("transform")),
+        ("AggregateFunctionArn", function_arn("aggregate")),
+        ("LoadFunctionArn", function_arn("load")),
+        (
+            "ProcessFilesStateMachineArn",
+            format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:graphetl-process-files"),
+        ),
+    ])
+}
+
+/// Loads a definition from statemachine/ with the local substitutions applied.
+fn definition(repo: &Path, file: &str) -> anyhow::Result<StateMachine> {
+    let path = repo.join("statemachine").join(file);
+    let mut text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    for (name, value) in substitutions() {
+        text = text.replace(&format!("${{{name}}}"), &value);
+    }
+    StateMachine::from_json(&text, &path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Settings of a local run.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalSettings {
+    /// Where everything goes (`DATA_DIR/s3`, `DATA_DIR/executions`, `DATA_DIR/work`).
+    pub(crate) data_dir: PathBuf,
+    /// The folder holding statemachine/ (the repository root).
+    pub(crate) repo: PathBuf,
+    /// Concurrent invocations of the transform function before it throttles like Lambda.
+    pub(crate) lambda_concurrency: usize,
+}
+
+/// A started local environment: the S3 endpoint and a store on it.
+pub(crate) struct LocalEnv {
+    server: LocalS3,
+    pub(crate) store: S3Store,
+    settings: LocalSettings,
+}
+
+/// The record of one local execution, kept in DATA_DIR/executions/<name>.json.
+pub(crate) fn record_path(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("executions").join(format!("{name}.json"))
+}
+
+impl LocalEnv {
+    /// Starts the embedded S3 endpoint over DATA_DIR/s3 and makes sure the bucket exists.
+    pub(crate) async fn start(settings: LocalSettings) -> anyhow::Result<LocalEnv> {
+        let s3_root = settings.data_dir.join("s3");
+        std::fs::create_dir_all(&s3_root)
+            .with_context(|| format!("cannot create {}", s3_root.display()))?;
+        let server = LocalS3::start(&s3_root).await?;
+        let store = server.store();
+        store.ensure_bucket(LOCAL_BUCKET).await?;
+        Ok(LocalEnv { server, store, settings })
+    }
+
+    /// The local bucket's folder on disk.
+    pub(crate) fn bucket_dir(&self) -> PathBuf {
+        self.settings.data_dir.join("s3").join(LOCAL_BUCKET)
+    }
+
+    /// A fresh execution name: `local-<dataset>-0001`, `-0002`, …
+    pub(crate) fn next_name(&self, dataset: &str) -> String {
+        (1..)
+            .map(|n| format!("local-{dataset}-{n:04}"))
+            .find(|name| !record_path(&self.settings.data_dir, name).exists())
+            .unwrap_or_else(|| format!("local-{dataset}"))
+    }
+
+    /// Runs statemachine/pipeline.asl.json with `input` as execution `name`, records it and
+    /// returns it with the per-file results the run's ResultWriter files hold.
+    pub(crate) async fn run_pipeline(&self, name: &str, input: Value) -> anyhow::Result<LocalRun> {
+        let pipeline = definition(&self.settings.repo, "pipeline.asl.json")?;
+        let process_files = Arc::new(definition(&self.settings.repo, "process-files.asl.json")?);
+        let work = self.settings.data_dir.join("work");
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        let handler =
+            Arc::new(TransformHandler::new(self.server.store(), TransformOptions::default(), work));
+        let mut functions = Functions::new();
+        functions.register(
+            &function_arn("transform"),
+            Arc::new(move |payload: Value| {
+                let handler = handler.clone();
+                async move {
+                    let item: TransformItem = serde_json::from_value(payload).map_err(|e| {
+                        FunctionError::new(
+                            "GraphEtl.BadEvent",
+                            format!("the event does not match the contract: {e}"),
+                        )
+                    })?;
+                    let result = handler
+                        .handle(item)
+                        .await
+                        .map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
+                    serde_json::to_value(result)
+                        .map_err(|e| FunctionError::new("GraphEtl.Internal", e.to_string()))
+                }
+            }),
+            Some(self.settings.lambda_concurrency),
+        );
+        let engine = Engine::builder()
+            .functions(functions)
+            .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
+            .store(Arc::new(StoreItems(self.server.store())))
+            .build();
+        let execution = engine.run("graphetl-pipeline", &pipeline, input, name).await;
+        let largest_child =
+            engine.executions().iter().filter(|e| e.arn != execution.arn).map(|e| e.events).max();
+        let map_runs: Vec<Value> = engine
+            .map_runs()
+            .into_iter()
+            .map(|run| {
+                json!({
+                    "arn": run.arn,
+                    "succeeded": run.succeeded,
+                    "failed": run.failed,
+                    "pending": run.pending,
+                    "manifest": run.manifest.map(|(bucket, key)| json!({"bucket": bucket, "key": key})),
+                })
+            })
+            .collect();
+        let record = json!({
+            "name": execution.name,
+            "arn": execution.arn,
+            "status": execution.status.as_str(),
+            "input": execution.input,
+            "output": execution.output,
+            "error": execution.error,
+            "cause": execution.cause,
+            "history_events": execution.history.len(),
+            "largest_child_history_events": largest_child,
+            "executions": engine.executions().len(),
+            "map_runs": map_runs,
+        });
+        let path = record_path(&self.settings.data_dir, name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let history = path.with_extension("history.json");
+        std::fs::write(&history, serde_json::to_vec_pretty(&execution.history.to_json())?)
+            .with_context(|| format!("cannot write {}", history.display()))?;
+        let (files, failures) = self.results(&record).await?;
+        Ok(LocalRun { execution, files, failures, largest_child })
+    }
+
+    /// Reads the per-file results and failures of a recorded execution from its ResultWriter
+    /// files (the same files `graphetl failures` reads on AWS).
+    pub(crate) async fn results(
+        &self,
+        record: &Value,
+    ) -> anyhow::Result<(Vec<Value>, Vec<FailedItem>)> {
+        let mut files = Vec::new();
+        let mut failures = Vec::new();
+        for run in record["map_runs"].as_array().into_iter().flatten() {
+            let (Some(bucket), Some(key)) =
+                (run["manifest"]["bucket"].as_str(), run["manifest"]["key"].as_str())
+            else {
+                continue;
+            };
+            let manifest: Value =
+                serde_json::from_slice(&self.store.get_bytes(bucket, key).await?)?;
+            for entry in manifest["ResultFiles"]["SUCCEEDED"].as_array().into_iter().flatten() {
+                let Some(file_key) = entry["Key"].as_str() else { continue };
+                let records: Value =
+                    serde_json::from_slice(&self.store.get_bytes(bucket, file_key).await?)?;
+                for child in records.as_array().into_iter().flatten() {
+                    let output: Value =
+                        serde_json::from_str(child["Output"].as_str().unwrap_or("[]"))
+                            .unwrap_or_default();
+                    files.extend(output.as_array().into_iter().flatten().cloned());
+                }
+            }
+            for entry in manifest["ResultFiles"]["FAILED"].as_array().into_iter().flatten() {
+                let Some(file_key) = entry["Key"].as_str() else { continue };
+                let records: Value =
+                    serde_json::from_slice(&self.store.get_bytes(bucket, file_key).await?)?;
+                for child in records.as_array().into_iter().flatten() {
+                    failures.extend(failed_items(child));
+                }
+            }
+        }
+        failures.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok((files, failures))
+    }
+
+    /// Stops the endpoint.
+    pub(crate) async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// One failed input file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct FailedItem {
+    /// Bucket of the raw file.
+    pub(crate) bucket: String,
+    /// Key of the raw file.
+    pub(crate) key: String,
+    /// Error name.
+    pub(crate) error: String,
+    /// What happened.
+    pub(crate) cause: String,
+}
+
+/// The failed files behind one FAILED record of the transform Map (a process-files batch).
+///
+/// A batch that failed with `GraphEtl.FilesFailed` names each failed file in its cause; a batch
+/// that failed for another reason (a timeout, a quota) fails every file it held.
+pub(crate) fn failed_items(record: &Value) -> Vec<FailedItem> {
+    let error = record["Error"].as_str().unwrap_or_default();
+    let cause_text = record["Cause"].as_str().unwrap_or_default();
+    // startExecution.sync:2 reports a failed nested execution as States.TaskFailed whose cause
+    // is that execution's description, with its own Error and Cause.
+    let nested: Value = serde_json::from_str(cause_text).unwrap_or(Value::Null);
+    let (inner_error, inner_cause) = match (nested["Error"].as_str(), nested["Cause"].as_str()) {
+        (Some(e), Some(c)) => (e.to_owned(), c.to_owned()),
+        _ => (error.to_owned(), cause_text.to_owned()),
+    };
+    if inner_error == "GraphEtl.FilesFailed"
+        && let Ok(Value::Array(files)) = serde_json::from_str::<Value>(&inner_cause)
+    {
+        return files
+            .iter()
+            .map(|f| FailedItem {
+                bucket: f["bucket"].as_str().unwrap_or_default().to_owned(),
+                key: f["key"].as_str().unwrap_or_default().to_owned(),
+                error: f["error"].as_str().unwrap_or_default().to_owned(),
+                cause: readable_cause(f["cause"].as_str().unwrap_or_default()),
+            })
+            .collect();
+    }
+    let input: Value =
+        serde_json::from_str(record["Input"].as_str().unwrap_or("{}")).unwrap_or_default();
+    input["Items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| FailedItem {
+            bucket: item["bucket"].as_str().unwrap_or_default().to_owned(),
+            key: item["key"].as_str().unwrap_or_default().to_owned(),
+            error: inner_error.clone(),
+            cause: readable_cause(&inner_cause),
+        })
+        .collect()
+}
+
+/// A Lambda failure's cause is `{"errorMessage", "errorType", …}` as text: show the message.
+fn readable_cause(cause: &str) -> String {
+    match serde_json::from_str::<Value>(cause) {
+        Ok(v) if v["errorMessage"].is_string() => {
+            v["errorMessage"].as_str().unwrap_or_default().to_owned()
+        }
+        _ => cause.to_owned(),
+    }
+}
+
+/// A finished local execution and what it did.
+pub(crate) struct LocalRun {
+    /// The parent execution.
+    pub(crate) execution: Execution,
+    /// Per-file results of the files that succeeded (FileResult JSON).
+    pub(crate) files: Vec<Value>,
+    /// Files that failed, with error and cause.
+    pub(crate) failures: Vec<FailedItem>,
+    /// The largest history of any child execution.
+    pub(crate) largest_child: Option<usize>,
+}
+
+impl LocalRun {
+    /// Prints the end-of-run summary.
+    pub(crate) fn print_summary(
+        &self,
+        dataset: &str,
+        bucket_dir: &Path,
+        data_dir: &Path,
+        seconds: f64,
+    ) {
+        let sum =
+            |field: &str| -> u64 { self.files.iter().filter_map(|f| f[field].as_u64()).sum() };
+        let parquet: usize =
+            self.files.iter().filter_map(|f| f["outputs"].as_array().map(Vec::len)).sum();
+        println!("graphetl run --local: dataset {dataset}, execution {}", self.execution.name);
+        println!("  status      {}", self.execution.status.as_str());
+        println!("  files       {} transformed, {} failed", self.files.len(), self.failures.len());
+        println!(
+            "  rows        {} in, {} written, {} rejected",
+            sum("rows_in"),
+            sum("rows_written"),
+            sum("rows_rejected")
+        );
+        println!(
+            "  parquet     {parquet} file(s) under {}",
+            bucket_dir.join(layout::curated_prefix(dataset)).display()
+        );
+        if sum("rows_rejected") > 0 {
+            println!(
+                "  quarantine  {}",
+                bucket_dir.join(layout::quarantine_prefix(dataset)).display()
+            );
+        }
+        println!(
+            "  history     parent {} events, largest child {} events (quota 25,000)",
+            self.execution.history.len(),
+            self.largest_child.unwrap_or(0)
+        );
+        println!(
+            "  run folder  {}",
+            bucket_dir.join(layout::run_prefix(&self.execution.name)).display()
+        );
+        println!("  record      {}", record_path(data_dir, &self.execution.name).display());
+        for failure in &self.failures {
+            println!("  failed      {}: {}: {}", failure.key, failure.error, failure.cause);
+        }
+        if !self.failures.is_empty() {
+            println!(
+                "  next        graphetl failures {} --local; graphetl reprocess --local --failed-of {}",
+                self.execution.name, self.execution.name
+            );
+        }
+        if let (Status::Failed | Status::TimedOut, Some(error)) =
+            (self.execution.status, &self.execution.error)
+        {
+            println!("  error       {error}: {}", self.execution.cause.clone().unwrap_or_default());
+        }
+        println!("  time        {seconds:.2}s");
+        println!(
+            "  stages      extract, aggregate and load are not wired locally yet: the run uses transform_only"
+        );
+    }
+}
+
+/// Reads a recorded local execution.
+pub(crate) fn read_record(data_dir: &Path, name: &str) -> anyhow::Result<Value> {
+    let path = record_path(data_dir, name);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("no local execution named {name} (looked for {})", path.display())
+    })?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Checks that `prefix` lies in the dataset's raw area.
+pub(crate) fn check_prefix(dataset: &str, prefix: &str) -> anyhow::Result<()> {
+    let raw = layout::raw_prefix(dataset);
+    if prefix.is_empty() {
+        bail!("--prefix is empty; expected a prefix under {raw}");
+    }
+    if prefix.starts_with("s3://") {
+        bail!(
+            "--prefix {prefix} names a bucket; give the key prefix under {raw} (the bucket is the stack's data bucket)"
+        );
+    }
+    if prefix.split('/').any(|s| s == ".." || s == ".") {
+        bail!("--prefix {prefix} contains '..' or '.'");
+    }
+    if !prefix.starts_with(&raw) {
+        bail!("--prefix {prefix} is outside the dataset's raw area {raw}");
+    }
+    Ok(())
+}
