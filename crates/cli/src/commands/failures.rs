@@ -4,22 +4,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
-
-use super::local::{LocalEnv, LocalSettings, read_record};
+use super::aws::{Aws, execution_arn};
+use super::local::{FailedItem, LocalEnv, LocalSettings, read_record};
 use super::run::repo_root;
 
 /// Arguments of `graphetl failures`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The execution name (local runs: as `run --local` printed it).
+    /// The execution: its ARN, or its name (with --state-machine-arn on AWS; as `run --local`
+    /// printed it for local runs).
     execution: String,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Look at a local run (the only mode implemented so far).
+    /// Look at a local run instead of AWS.
     #[arg(long)]
     local: bool,
+    /// The pipeline state machine's ARN (to find an execution by name).
+    #[arg(long, env = "GRAPHETL_STATE_MACHINE_ARN")]
+    state_machine_arn: Option<String>,
+    /// The data bucket, where ResultWriter's files are (when the run has ended).
+    #[arg(long, env = "GRAPHETL_BUCKET")]
+    bucket: Option<String>,
     /// The local runs' data folder.
     #[arg(long, default_value = ".graphetl")]
     data_dir: PathBuf,
@@ -27,21 +33,28 @@ pub(crate) struct Args {
 
 /// Runs the command; exits 0 whether or not there are failures (1 if the execution is unknown).
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    if !args.local {
-        bail!(
-            "reading failures of AWS executions is not implemented yet; use --local for local runs"
-        );
-    }
-    let record = read_record(&args.data_dir, &args.execution)?;
-    let settings =
-        LocalSettings { data_dir: args.data_dir.clone(), repo: repo_root(), lambda_concurrency: 1 };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let failures = runtime.block_on(async {
-        let env = LocalEnv::start(settings).await?;
-        let (_, failures) = env.results(&record).await?;
-        env.shutdown().await;
-        Ok::<_, anyhow::Error>(failures)
-    })?;
+    let (status, failures): (String, Vec<FailedItem>) = if args.local {
+        let record = read_record(&args.data_dir, &args.execution)?;
+        let settings = LocalSettings {
+            data_dir: args.data_dir.clone(),
+            repo: repo_root(),
+            lambda_concurrency: 1,
+        };
+        runtime.block_on(async {
+            let env = LocalEnv::start(settings).await?;
+            let (_, failures) = env.results(&record).await?;
+            env.shutdown().await;
+            Ok::<_, anyhow::Error>((record["status"].as_str().unwrap_or("?").to_owned(), failures))
+        })?
+    } else {
+        let arn = execution_arn(&args.execution, args.state_machine_arn.as_deref())?;
+        runtime.block_on(async {
+            let aws = Aws::from_env().await;
+            let (described, failures) = aws.failures(&arn, args.bucket.as_deref()).await?;
+            Ok::<_, anyhow::Error>((described.status, failures))
+        })?
+    };
     if args.json {
         for failure in &failures {
             println!("{}", serde_json::to_string(failure)?);
@@ -49,11 +62,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if failures.is_empty() {
-        println!(
-            "{}: no failed items ({})",
-            args.execution,
-            record["status"].as_str().unwrap_or("?")
-        );
+        println!("{}: no failed items ({status})", args.execution);
         return Ok(ExitCode::SUCCESS);
     }
     let width = failures.iter().map(|f| f.key.len()).max().unwrap_or(4).max(4);

@@ -11,6 +11,7 @@ use graphetl_states::exec::Status;
 use graphetl_storage::ObjectStore;
 use serde_json::json;
 
+use super::aws::{Aws, execution_arn};
 use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings, check_prefix, read_record};
 use super::run::repo_root;
 
@@ -26,9 +27,18 @@ pub(crate) struct Args {
     /// Re-run only the failed items of this execution.
     #[arg(long)]
     failed_of: Option<String>,
-    /// Run locally (the only mode implemented so far).
+    /// Run locally instead of on AWS.
     #[arg(long)]
     local: bool,
+    /// The pipeline state machine's ARN (AWS).
+    #[arg(long, env = "GRAPHETL_STATE_MACHINE_ARN")]
+    state_machine_arn: Option<String>,
+    /// The data bucket (AWS; for --failed-of).
+    #[arg(long, env = "GRAPHETL_BUCKET")]
+    bucket: Option<String>,
+    /// Print the execution's ARN and return at once instead of following it (AWS).
+    #[arg(long)]
+    no_wait: bool,
     /// The local runs' data folder.
     #[arg(long, default_value = ".graphetl")]
     data_dir: PathBuf,
@@ -40,7 +50,7 @@ pub(crate) struct Args {
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !args.local {
-        bail!("starting executions on AWS is not implemented yet; use --local for local runs");
+        return run_on_aws(args);
     }
     let started = Instant::now();
     let settings = LocalSettings {
@@ -109,5 +119,76 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::from(1)
         })
+    })
+}
+
+fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
+    let machine = args
+        .state_machine_arn
+        .clone()
+        .context("give --state-machine-arn (or GRAPHETL_STATE_MACHINE_ARN): the stack's pipeline state machine")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let aws = Aws::from_env().await;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let (name, input) = match (&args.prefix, &args.failed_of) {
+            (Some(prefix), None) => {
+                let dataset = args.dataset.clone().context("--prefix needs --dataset")?;
+                check_prefix(&dataset, prefix)?;
+                (
+                    format!("reprocess-{dataset}-{stamp}"),
+                    json!({"dataset": dataset, "prefix": prefix}),
+                )
+            }
+            (None, Some(execution)) => {
+                let bucket = args
+                    .bucket
+                    .clone()
+                    .context("--failed-of needs --bucket (or GRAPHETL_BUCKET): the data bucket")?;
+                let arn = execution_arn(execution, Some(&machine))?;
+                let (described, failures) = aws.failures(&arn, Some(&bucket)).await?;
+                if failures.is_empty() {
+                    println!(
+                        "{}: no failed items to re-run ({})",
+                        described.name, described.status
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let dataset = match &args.dataset {
+                    Some(d) => d.clone(),
+                    None => failures[0]
+                        .key
+                        .strip_prefix("raw/")
+                        .and_then(|k| k.split('/').next())
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                let key = aws.write_manifest(&bucket, &described.name, &failures).await?;
+                eprintln!("wrote {} failed item(s) to s3://{bucket}/{key}", failures.len());
+                (
+                    format!(
+                        "retry-{}-{stamp}",
+                        described.name.chars().take(40).collect::<String>()
+                    ),
+                    json!({"dataset": dataset, "items_manifest": key}),
+                )
+            }
+            _ => bail!("give either --dataset with --prefix, or --failed-of"),
+        };
+        let arn = aws.start(&machine, &name, &input).await?;
+        println!("{arn}");
+        if args.no_wait {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let done = aws.follow(&arn, std::time::Duration::from_secs(5)).await?;
+        eprintln!(
+            "{}: {}{}",
+            done.name,
+            done.status,
+            done.error
+                .map(|e| format!(" ({e}: {})", done.cause.unwrap_or_default()))
+                .unwrap_or_default()
+        );
+        Ok(if done.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
