@@ -608,3 +608,77 @@ async fn mock_config_test_cases() {
     }
     assert_eq!(outcomes, [(json!({"rows": 10}), 0), (json!({"rows": 5}), 2), (json!("caught"), 3)]);
 }
+
+// Source: the developer guide's Task page (HeartbeatSeconds: a task that sends no heartbeat in
+// time fails with States.Timeout). Local functions never heartbeat, so it bounds the call.
+#[tokio::test(start_paused = true)]
+async fn heartbeat_timeout() {
+    let mut functions = Functions::new();
+    functions.register(
+        "Hang",
+        Arc::new(|_p: Value| async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok::<_, FunctionError>(json!(null))
+        }),
+        None,
+    );
+    let definition = json!({"StartAt": "T", "States": {"T": invoke_task("Hang", json!({"TimeoutSeconds": 100, "HeartbeatSeconds": 10, "End": true}))}});
+    let started = tokio::time::Instant::now();
+    let execution = run_with(functions, definition, json!({})).await;
+    assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
+    assert!(execution.cause.as_deref().unwrap_or_default().contains("heartbeat"));
+    assert_eq!(started.elapsed().as_secs(), 10);
+}
+
+// Source: reference §2.5 (PENDING_n.json lists items never started when the Map Run fails early)
+// and §2.4 (ToleratedFailureCount).
+#[tokio::test(start_paused = true)]
+async fn items_never_started_are_written_as_pending() {
+    let store = Arc::new(MemoryStore::new());
+    let mut functions = Functions::new();
+    functions.register(
+        "Bad",
+        Arc::new(|_p: Value| async {
+            Err::<Value, _>(FunctionError::new("GraphEtl.BadInput", "no"))
+        }),
+        None,
+    );
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ToleratedFailureCount": 1, "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "T", "States": {"T": invoke_task("Bad", json!({"End": true}))}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "runs"}},
+        "End": true
+    }}});
+    let engine =
+        Engine::builder().functions(functions).store(store.clone()).options(options()).build();
+    let execution = engine.run("test", &machine(definition), json!([1, 2, 3, 4, 5]), "e").await;
+    assert_eq!(execution.error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
+    let pending_key =
+        store.keys("b").into_iter().find(|k| k.ends_with("PENDING_0.json")).unwrap_or_default();
+    let pending: Value =
+        serde_json::from_slice(&store.object("b", &pending_key).unwrap_or_default())
+            .unwrap_or_default();
+    let inputs: Vec<String> = pending
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["Input"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(inputs, ["3", "4", "5"]);
+    assert_eq!(engine.map_runs()[0].pending, 3);
+}
+
+// Source: reference §2.4 (EXPRESS children: no history quota, five minutes at most).
+#[tokio::test(start_paused = true)]
+async fn express_children_stop_after_five_minutes() {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ToleratedFailurePercentage": 100,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "W",
+            "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}},
+        "End": true
+    }}});
+    let execution = run_with(Functions::new(), definition, json!([{"s": 10}, {"s": 400}])).await;
+    let output = execution.output.unwrap_or_default();
+    assert_eq!(output[0], json!({"s": 10}));
+    assert_eq!(output[1]["Error"], "States.Timeout");
+}

@@ -15,8 +15,9 @@ use serde_json::{Map as JsonMap, Value, json};
 use tokio::time::Instant;
 
 use crate::asl::{
-    Catcher, Dynamic, ExecMode, Io, Jitter, Map, MapMode, PathField, ReaderInputType, ReaderSource,
-    Resource, Retrier, State, StateKind, StateMachine, StringSource, Task, Transition, Wait,
+    Catcher, Dynamic, ExecMode, ExecutionType, Io, Jitter, Map, MapMode, PathField,
+    ReaderInputType, ReaderSource, Resource, Retrier, State, StateKind, StateMachine, StringSource,
+    Task, Transition, Wait,
 };
 use crate::error::{StatesError, names};
 use crate::history::{History, QUOTA_CAUSE};
@@ -28,6 +29,8 @@ use crate::rng::Rng;
 const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
 /// Distributed Map children run at most this many at once when nothing else is set.
 const DISTRIBUTED_MAP_DEFAULT_CONCURRENCY: usize = 10_000;
+/// EXPRESS executions run at most five minutes.
+const EXPRESS_MAX_SECONDS: u64 = 300;
 
 /// Final status of an execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +362,7 @@ impl Engine {
     ) -> Execution {
         let arn = self.execution_arn(machine_name, name);
         let machine_arn = self.machine_arn(machine_name);
-        self.run_with_arns(machine_name, machine, input, name, arn, machine_arn).await
+        self.run_with_arns(machine_name, machine, input, name, arn, machine_arn, false).await
     }
 
     async fn run_with_arns(
@@ -370,8 +373,18 @@ impl Engine {
         name: &str,
         arn: String,
         machine_arn: String,
+        express: bool,
     ) -> Execution {
         let start_millis = self.now_millis();
+        // EXPRESS executions keep no service history (no event quota) but stop after 5 minutes.
+        let history_limit = if express { usize::MAX } else { self.options.history_limit };
+        let timeout_seconds = if express {
+            Some(
+                machine.timeout_seconds.map_or(EXPRESS_MAX_SECONDS, |t| t.min(EXPRESS_MAX_SECONDS)),
+            )
+        } else {
+            machine.timeout_seconds
+        };
         let ctx = Ctx {
             arn: arn.clone(),
             name: name.to_owned(),
@@ -379,7 +392,7 @@ impl Engine {
             machine_arn: machine_arn.clone(),
             input: input.clone(),
             start_iso: self.iso(start_millis),
-            history: Mutex::new(History::with_limit(self.options.history_limit)),
+            history: Mutex::new(History::with_limit(history_limit)),
         };
         let mut details = payload("input", &input);
         details.insert(
@@ -391,7 +404,7 @@ impl Engine {
             started?;
             self.run_machine(&ctx, machine, input.clone()).await
         };
-        let outcome = match machine.timeout_seconds {
+        let outcome = match timeout_seconds {
             Some(seconds) => {
                 match tokio::time::timeout(std::time::Duration::from_secs(seconds), run).await {
                     Ok(result) => result.map_err(|e| (Status::Failed, e)),
@@ -834,6 +847,31 @@ impl Engine {
             }
             None => None,
         };
+        // Local functions never send heartbeats, so HeartbeatSeconds bounds the whole call.
+        let heartbeat = match &task.heartbeat {
+            Some(Dynamic::Fixed(seconds)) => Some(*seconds),
+            Some(Dynamic::Path(path)) => {
+                let value = path.select(effective, &json!({}))?;
+                Some(value.as_u64().filter(|s| *s >= 1).ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "HeartbeatSecondsPath {} is not a positive integer: {value}",
+                            path.as_str()
+                        ),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        let deadline = match (timeout, heartbeat) {
+            (Some(t), Some(h)) if h < t => {
+                Some((h, "no heartbeat was received within HeartbeatSeconds"))
+            }
+            (Some(t), _) => Some((t, "Task timed out")),
+            (None, Some(h)) => Some((h, "no heartbeat was received within HeartbeatSeconds")),
+            (None, None) => None,
+        };
         let legacy = matches!(task.resource, Resource::LambdaFunction { .. });
         let (resource_type, resource) = match &task.resource {
             Resource::LambdaInvoke => ("lambda", "invoke"),
@@ -872,14 +910,13 @@ impl Engine {
             )?;
         }
         let call = self.call_task(ctx, state, task, parameters, invocation);
-        let outcome = match timeout {
-            Some(seconds) => {
+        let outcome = match deadline {
+            Some((seconds, why)) => {
                 match tokio::time::timeout(std::time::Duration::from_secs(seconds), call).await {
                     Ok(result) => result,
-                    Err(_) => Err(StatesError::new(
-                        names::TIMEOUT,
-                        format!("Task timed out after {seconds} seconds"),
-                    )),
+                    Err(_) => {
+                        Err(StatesError::new(names::TIMEOUT, format!("{why} ({seconds} seconds)")))
+                    }
                 }
             }
             None => call.await,
@@ -1410,6 +1447,9 @@ impl Engine {
             by_count || by_pct || strict
         };
         let processor = &map.processor;
+        let express =
+            matches!(map.mode, MapMode::Distributed { execution_type: ExecutionType::Express });
+        let pending_inputs = inputs.clone();
         let children = inputs.into_iter().enumerate().map(|(index, input)| {
             let name = self.child_name();
             let arn = format!(
@@ -1419,7 +1459,15 @@ impl Engine {
             let machine_arn = self.machine_arn(child_machine);
             async move {
                 let execution = self
-                    .run_with_arns(child_machine, processor, input, &name, arn, machine_arn)
+                    .run_with_arns(
+                        child_machine,
+                        processor,
+                        input,
+                        &name,
+                        arn,
+                        machine_arn,
+                        express,
+                    )
                     .await;
                 (index, execution)
             }
@@ -1443,6 +1491,13 @@ impl Engine {
         let succeeded =
             finished.iter().filter(|(_, e)| e.status == Status::Succeeded).count() as u64;
         let pending = total - finished.len() as u64;
+        let started: std::collections::HashSet<usize> = finished.iter().map(|(i, _)| *i).collect();
+        let never_started: Vec<Value> = pending_inputs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !started.contains(i))
+            .map(|(_, input)| input)
+            .collect();
         let manifest = match &map.result_writer {
             Some(writer) => Some(
                 self.write_results(
@@ -1452,7 +1507,7 @@ impl Engine {
                     map_run_arn,
                     run_id,
                     &finished,
-                    pending,
+                    &never_started,
                 )
                 .await?,
             ),
@@ -1500,7 +1555,7 @@ impl Engine {
         map_run_arn: &str,
         run_id: &str,
         finished: &[(usize, Execution)],
-        pending: u64,
+        pending: &[Value],
     ) -> Result<(String, String), StatesError> {
         let store = self.store.as_ref().ok_or_else(|| {
             StatesError::new(
@@ -1574,9 +1629,13 @@ impl Engine {
                 list.push(json!({"Key": key, "Size": size}));
             }
         }
-        if pending > 0 {
+        if !pending.is_empty() {
             let key = format!("{base}/PENDING_0.json");
-            let body = json!([]).to_string().into_bytes();
+            let records: Vec<Value> = pending
+                .iter()
+                .map(|input| json!({"Input": input.to_string(), "InputDetails": {"Included": true}, "Status": "PENDING"}))
+                .collect();
+            let body = Value::Array(records).to_string().into_bytes();
             let size = body.len();
             store.put(&bucket, &key, body).await.map_err(write_error)?;
             if let Some(list) = files.get_mut("PENDING").and_then(Value::as_array_mut) {
