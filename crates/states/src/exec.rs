@@ -362,7 +362,7 @@ impl Engine {
     ) -> Execution {
         let arn = self.execution_arn(machine_name, name);
         let machine_arn = self.machine_arn(machine_name);
-        self.run_with_arns(machine_name, machine, input, name, arn, machine_arn, false).await
+        self.run_with_arns(machine_name, machine, input, name, (arn, machine_arn), false).await
     }
 
     async fn run_with_arns(
@@ -371,8 +371,7 @@ impl Engine {
         machine: &StateMachine,
         input: Value,
         name: &str,
-        arn: String,
-        machine_arn: String,
+        (arn, machine_arn): (String, String),
         express: bool,
     ) -> Execution {
         let start_millis = self.now_millis();
@@ -1464,8 +1463,7 @@ impl Engine {
                         processor,
                         input,
                         &name,
-                        arn,
-                        machine_arn,
+                        (arn, machine_arn),
                         express,
                     )
                     .await;
