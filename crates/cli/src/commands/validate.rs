@@ -15,6 +15,25 @@ pub(crate) struct Args {
 
 const PLACEHOLDERS: &[&str] = &["table", "dt_from", "dt_to", "run_id"];
 
+/// Parses a query with its placeholders filled in with sample values (Athena's dialect is
+/// Trino's; sqlparser's generic dialect accepts the constructs our queries use).
+fn parse_sql(sql: &str) -> Result<(), String> {
+    let filled = sql
+        .replace("{table}", "curated_table")
+        .replace("{dt_from}", "2026-01-01")
+        .replace("{dt_to}", "2026-01-02")
+        .replace("{run_id}", "run");
+    let dialect = sqlparser::dialect::GenericDialect {};
+    let statements =
+        sqlparser::parser::Parser::parse_sql(&dialect, &filled).map_err(|e| e.to_string())?;
+    match statements.as_slice() {
+        [sqlparser::ast::Statement::Query(_)] => Ok(()),
+        [] => Err("no statement".into()),
+        [_] => Err("expected one SELECT query".into()),
+        _ => Err("expected one statement, found several".into()),
+    }
+}
+
 /// Problems in the SQL files a spec refers to (missing, empty, unknown placeholders).
 pub(crate) fn sql_problems(spec: &DatasetSpec, spec_dir: &std::path::Path) -> Vec<String> {
     let mut problems = Vec::new();
@@ -39,6 +58,9 @@ pub(crate) fn sql_problems(spec: &DatasetSpec, spec_dir: &std::path::Path) -> Ve
                         ));
                     }
                     rest = &tail[end + 1..];
+                }
+                if let Err(e) = parse_sql(&sql) {
+                    problems.push(format!("{at}: {} does not parse: {e}", path.display()));
                 }
             }
         }

@@ -59,6 +59,14 @@ fn validate_accepts_the_shipped_specs_and_explains_a_bad_one() {
         .unwrap_or_else(|e| panic!("{e}"));
     let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
     assert!(text(&out.stderr).contains("uses the placeholder {tabel}"), "{}", text(&out.stderr));
+    std::fs::write(dir.path().join("q.sql"), "SELECT caller, count(* FROM {table}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert!(text(&out.stderr).contains("does not parse"), "{}", text(&out.stderr));
+    std::fs::write(dir.path().join("q.sql"), "DELETE FROM {table}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert!(text(&out.stderr).contains("expected one SELECT query"), "{}", text(&out.stderr));
 }
 
 #[test]
