@@ -181,3 +181,100 @@ fn the_chosen_throttling_policy_beats_the_seed_policy_under_contention() {
     assert!(seed.3 > 0, "the simulation no longer separates the policies: {rows:?}");
     assert!(chosen.1 < seed.1, "the chosen policy is slower than the seed policy: {rows:?}");
 }
+
+/// The real pipeline over 20,000 raw files (transform_only, a no-op transform function): every
+/// execution's history equals the static budget's count for it.
+#[test]
+fn a_run_over_20000_files_matches_the_static_budget() {
+    use std::sync::Arc;
+
+    use graphetl_states::exec::{Engine, Status};
+    use graphetl_states::resolve::{FunctionError, Functions, MemoryStore};
+    use serde_json::{Value, json};
+
+    let substitute = |name: &str| {
+        let mut text = load(name).0;
+        for (placeholder, value) in [
+            ("DataBucket", "data"),
+            ("TransformFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:transform"),
+            ("ExtractFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:extract"),
+            ("AggregateFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:aggregate"),
+            ("LoadFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:load"),
+            (
+                "ProcessFilesStateMachineArn",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:process-files",
+            ),
+        ] {
+            text = text.replace(&format!("${{{placeholder}}}"), value);
+        }
+        StateMachine::from_json(&text, name).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let pipeline = substitute("pipeline.asl.json");
+    let process_files = substitute("process-files.asl.json");
+    let store = Arc::new(MemoryStore::new());
+    for i in 0..20_000 {
+        store.insert(
+            "data",
+            &format!("raw/service-calls/dt=2026-11-20/part-{i:05}.json.gz"),
+            vec![],
+        );
+    }
+    let mut functions = Functions::new();
+    functions.register(
+        "transform",
+        Arc::new(|p: Value| async move { Ok::<_, FunctionError>(json!({"key": p["key"]})) }),
+        Some(100),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (execution, executions) = runtime.block_on(async {
+        let engine = Engine::builder()
+            .functions(functions)
+            .machine("process-files", Arc::new(process_files.clone()))
+            .store(store)
+            .build();
+        let input = json!({"dataset": "service-calls", "prefix": "raw/service-calls/", "transform_only": true});
+        let execution = engine.run("graphetl-pipeline", &pipeline, input, "big").await;
+        (execution, engine.executions())
+    });
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.cause);
+    let input = BudgetInput {
+        items: 20_000,
+        retries: 0,
+        batch_size: Some(10),
+        nested: vec![("process-files".to_owned(), process_files)],
+        ..BudgetInput::default()
+    };
+    let budget = history_budget(&pipeline, &input).unwrap_or_else(|e| panic!("{e}"));
+    let row = |name: &str| {
+        budget.iter().find(|b| b.execution == name).map(|b| (b.count, b.events)).unwrap_or_default()
+    };
+    let children: Vec<usize> = executions
+        .iter()
+        .filter(|e| e.state_machine == "graphetl-pipeline/TransformFiles")
+        .map(|e| e.events)
+        .collect();
+    let batches: Vec<usize> = executions
+        .iter()
+        .filter(|e| e.state_machine == "process-files")
+        .map(|e| e.events)
+        .collect();
+    assert_eq!(children.len() as u64, row("parent/TransformFiles").0);
+    assert!(
+        children.iter().all(|e| *e as u64 == row("parent/TransformFiles").1),
+        "{:?}",
+        row("parent/TransformFiles")
+    );
+    let (batch_count, batch_budget) = row("parent/TransformFiles/ProcessBatch -> process-files");
+    assert_eq!(batches.len() as u64, batch_count);
+    // The budget's worst case has every file caught (Transform 5 + FileFailed 2 per file); on
+    // the success path each batch of 10 costs exactly 2 + (4 + 10 × (2 + 5)) + 3 × 2 + 2 = 84.
+    assert!(batches.iter().all(|e| *e == 84), "{:?}", &batches[..3.min(batches.len())]);
+    assert_eq!(batch_budget, 2 + (4 + 10 * (2 + 5 + 2)) + 3 * 2 + 2);
+    // The parent took the transform_only path, which the budget's worst case (aggregate and
+    // load) bounds from above.
+    assert!((execution.history.len() as u64) < row("parent").1);
+}
