@@ -830,39 +830,9 @@ impl Engine {
         effective: &Value,
         invocation: u64,
     ) -> Result<Value, StatesError> {
-        let timeout = match &task.timeout {
-            Some(Dynamic::Fixed(seconds)) => Some(*seconds),
-            Some(Dynamic::Path(path)) => {
-                let value = path.select(effective, &json!({}))?;
-                Some(value.as_u64().filter(|s| *s >= 1).ok_or_else(|| {
-                    StatesError::new(
-                        names::RUNTIME,
-                        format!(
-                            "TimeoutSecondsPath {} is not a positive integer: {value}",
-                            path.as_str()
-                        ),
-                    )
-                })?)
-            }
-            None => None,
-        };
+        let timeout = seconds_field(task.timeout.as_ref(), "TimeoutSecondsPath", effective)?;
         // Local functions never send heartbeats, so HeartbeatSeconds bounds the whole call.
-        let heartbeat = match &task.heartbeat {
-            Some(Dynamic::Fixed(seconds)) => Some(*seconds),
-            Some(Dynamic::Path(path)) => {
-                let value = path.select(effective, &json!({}))?;
-                Some(value.as_u64().filter(|s| *s >= 1).ok_or_else(|| {
-                    StatesError::new(
-                        names::RUNTIME,
-                        format!(
-                            "HeartbeatSecondsPath {} is not a positive integer: {value}",
-                            path.as_str()
-                        ),
-                    )
-                })?)
-            }
-            None => None,
-        };
+        let heartbeat = seconds_field(task.heartbeat.as_ref(), "HeartbeatSecondsPath", effective)?;
         let deadline = match (timeout, heartbeat) {
             (Some(t), Some(h)) if h < t => {
                 Some((h, "no heartbeat was received within HeartbeatSeconds"))
@@ -1658,6 +1628,27 @@ enum Flow {
 
 fn context_for(engine: &Engine, ctx: &Ctx, state: &State) -> Value {
     engine.context(ctx, &state.name, &engine.iso(engine.now_millis()), 0)
+}
+
+/// Reads a `TimeoutSeconds`-style field, literal or by path (a positive integer).
+fn seconds_field(
+    field: Option<&Dynamic<u64>>,
+    name: &str,
+    effective: &Value,
+) -> Result<Option<u64>, StatesError> {
+    match field {
+        Some(Dynamic::Fixed(seconds)) => Ok(Some(*seconds)),
+        Some(Dynamic::Path(path)) => {
+            let value = path.select(effective, &json!({}))?;
+            value.as_u64().filter(|s| *s >= 1).map(Some).ok_or_else(|| {
+                StatesError::new(
+                    names::RUNTIME,
+                    format!("{name} {} is not a positive integer: {value}", path.as_str()),
+                )
+            })
+        }
+        None => Ok(None),
+    }
 }
 
 fn json_map(value: Value) -> JsonMap<String, Value> {

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use graphetl_core::contract::{FileResult, OutputFile};
+use graphetl_core::contract::FileResult;
 use graphetl_core::layout;
-use graphetl_lambda::handlers::transform::publish;
+use graphetl_lambda::handlers::transform::{plan_outputs, publish};
 use graphetl_storage::{ObjectStore, S3Store};
 use graphetl_transform::{TransformOptions, TransformOutput, transform_file};
 
@@ -113,47 +113,19 @@ fn publish_local(
             .with_context(|| format!("cannot write {}", dest.display()))?;
         Ok(())
     };
-    let mut outputs = Vec::new();
-    for file in &output.files {
-        let key = layout::curated_key(dataset, &file.partition, raw_key);
-        place(&key, &file.path)?;
-        outputs.push(OutputFile {
-            key,
-            partition: file.partition.clone(),
-            rows: file.rows,
-            bytes: file.bytes,
-        });
+    let plan = plan_outputs(dataset, raw_key, output);
+    for (path, meta) in &plan.curated {
+        place(&meta.key, path)?;
     }
-    let quarantine_key = layout::quarantine_key(dataset, raw_key);
-    let quarantine = match &output.quarantine {
-        Some(q) => {
-            place(&quarantine_key, &q.path)?;
-            Some(OutputFile {
-                key: quarantine_key,
-                partition: String::new(),
-                rows: q.rows,
-                bytes: q.bytes,
-            })
-        }
+    match &plan.quarantine {
+        Some((path, meta)) => place(&meta.key, path)?,
         None => {
-            let stale = root.join(&quarantine_key);
+            let stale = root.join(&plan.quarantine_key);
             if stale.exists() {
                 std::fs::remove_file(&stale)
                     .with_context(|| format!("cannot remove {}", stale.display()))?;
             }
-            None
         }
-    };
-    Ok(FileResult {
-        bucket: root.display().to_string(),
-        key: raw_key.to_owned(),
-        dataset: dataset.to_owned(),
-        rows_in: output.rows_in,
-        rows_written: output.rows_written,
-        rows_rejected: output.rows_rejected,
-        bytes_in: output.bytes_in,
-        outputs,
-        quarantine,
-        missing_fields: output.missing_fields.clone(),
-    })
+    }
+    Ok(plan.file_result(&root.display().to_string(), dataset, raw_key, output))
 }

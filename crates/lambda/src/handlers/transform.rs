@@ -127,6 +127,68 @@ async fn run_engine(
         .map_err(|e| StepError::new(ErrorName::Internal, format!("transform task failed: {e}")))?
 }
 
+/// Where each output of a finished transform goes: curated files and the quarantine file, with
+/// the keys the layout gives for `raw_key`. Both the Lambda and `graphetl transform` publish this.
+pub struct OutputPlan {
+    /// Local file and the object it becomes, per partition.
+    pub curated: Vec<(PathBuf, OutputFile)>,
+    /// The quarantine file and its object, when any row was rejected.
+    pub quarantine: Option<(PathBuf, OutputFile)>,
+    /// The quarantine key (to remove a stale one when nothing was rejected).
+    pub quarantine_key: String,
+}
+
+/// Plans the outputs of `output` for `raw_key`.
+pub fn plan_outputs(dataset: &str, raw_key: &str, output: &TransformOutput) -> OutputPlan {
+    let curated = output
+        .files
+        .iter()
+        .map(|file| {
+            let key = layout::curated_key(dataset, &file.partition, raw_key);
+            let meta = OutputFile {
+                key,
+                partition: file.partition.clone(),
+                rows: file.rows,
+                bytes: file.bytes,
+            };
+            (file.path.clone(), meta)
+        })
+        .collect();
+    let quarantine_key = layout::quarantine_key(dataset, raw_key);
+    let quarantine = output.quarantine.as_ref().map(|q| {
+        let partition = layout::raw_relative_dir(dataset, raw_key).trim_end_matches('/').to_owned();
+        (
+            q.path.clone(),
+            OutputFile { key: quarantine_key.clone(), partition, rows: q.rows, bytes: q.bytes },
+        )
+    });
+    OutputPlan { curated, quarantine, quarantine_key }
+}
+
+impl OutputPlan {
+    /// The step's response once every planned object is in place.
+    pub fn file_result(
+        &self,
+        bucket: &str,
+        dataset: &str,
+        raw_key: &str,
+        output: &TransformOutput,
+    ) -> FileResult {
+        FileResult {
+            bucket: bucket.to_owned(),
+            key: raw_key.to_owned(),
+            dataset: dataset.to_owned(),
+            rows_in: output.rows_in,
+            rows_written: output.rows_written,
+            rows_rejected: output.rows_rejected,
+            bytes_in: output.bytes_in,
+            outputs: self.curated.iter().map(|(_, meta)| meta.clone()).collect(),
+            quarantine: self.quarantine.as_ref().map(|(_, meta)| meta.clone()),
+            missing_fields: output.missing_fields.clone(),
+        }
+    }
+}
+
 /// Uploads a finished transform's outputs under the keys the layout gives for `raw_key`.
 pub async fn publish<S: ObjectStore>(
     store: &S,
@@ -135,43 +197,18 @@ pub async fn publish<S: ObjectStore>(
     raw_key: &str,
     output: &TransformOutput,
 ) -> Result<FileResult, StepError> {
-    let mut outputs = Vec::with_capacity(output.files.len());
-    for file in &output.files {
-        let key = layout::curated_key(dataset, &file.partition, raw_key);
-        upload(store, bucket, &key, &file.path, PARQUET).await?;
-        outputs.push(OutputFile {
-            key,
-            partition: file.partition.clone(),
-            rows: file.rows,
-            bytes: file.bytes,
-        });
+    let plan = plan_outputs(dataset, raw_key, output);
+    for (path, meta) in &plan.curated {
+        upload(store, bucket, &meta.key, path, PARQUET).await?;
     }
-    let quarantine_key = layout::quarantine_key(dataset, raw_key);
-    let quarantine = match &output.quarantine {
-        Some(q) => {
-            upload(store, bucket, &quarantine_key, &q.path, JSON_LINES).await?;
-            let partition =
-                layout::raw_relative_dir(dataset, raw_key).trim_end_matches('/').to_owned();
-            Some(OutputFile { key: quarantine_key, partition, rows: q.rows, bytes: q.bytes })
-        }
+    match &plan.quarantine {
+        Some((path, meta)) => upload(store, bucket, &meta.key, path, JSON_LINES).await?,
+        // A clean re-run must not leave the quarantine of an earlier run behind.
         None => {
-            // A clean re-run must not leave the quarantine of an earlier run behind.
-            store.delete_prefix(bucket, &quarantine_key).await.map_err(|e| store_error(&e))?;
-            None
+            store.delete_prefix(bucket, &plan.quarantine_key).await.map_err(|e| store_error(&e))?;
         }
-    };
-    Ok(FileResult {
-        bucket: bucket.to_owned(),
-        key: raw_key.to_owned(),
-        dataset: dataset.to_owned(),
-        rows_in: output.rows_in,
-        rows_written: output.rows_written,
-        rows_rejected: output.rows_rejected,
-        bytes_in: output.bytes_in,
-        outputs,
-        quarantine,
-        missing_fields: output.missing_fields.clone(),
-    })
+    }
+    Ok(plan.file_result(bucket, dataset, raw_key, output))
 }
 
 async fn upload<S: ObjectStore>(
