@@ -5,20 +5,33 @@
 //! - `gremlin`: the one string escaper, id-based `mergeV`/`mergeE` chains (and the older
 //!   `fold()`/`coalesce()` form) chosen by engine version, and the [`gremlin::Batcher`] that packs
 //!   elements into requests under a records/steps/bytes budget, vertices before edges.
-//! - `local`: the [`local::GraphSink`] port and [`local::LocalGraph`], which applies the same
-//!   upsert semantics in memory and writes Neptune bulk-load CSV, GraphML and Graphviz DOT.
+//! - `local`: the [`local::GraphSink`] port (and its async twin [`local::AsyncGraphSink`]) and
+//!   [`local::LocalGraph`], which applies the same upsert semantics in memory and writes Neptune
+//!   bulk-load CSV, GraphML and Graphviz DOT.
+//! - `http`: [`http::NeptuneClient`], Neptune's Gremlin HTTP endpoint over reqwest (HTTP/1.1,
+//!   rustls, pooled keep-alive), SigV4 for `neptune-db`, typed/untyped GraphSON, and retries
+//!   by Neptune's error code.
+//! - `writers`: [`writers::load_batch`] (N parallel writers, vertices before edges) and
+//!   [`writers::NeptuneSink`].
+//! - `load`: [`load::load_results`], aggregate result rows → graph → any sink.
 //!
 //! Architecture invariant: Gremlin text is written only by `gremlin`'s query writer, whose
 //! structure is static text and whose strings all pass through [`gremlin::push_string_literal`].
-//! This part of the crate does no network I/O and knows nothing of AWS.
+//! Only `http` talks to the network or to AWS; `writers` and `load` reach Neptune through it.
 
 pub mod gremlin;
+pub mod http;
+pub mod load;
 pub mod local;
 pub mod model;
+pub mod writers;
 
 pub use gremlin::{Batcher, Budget, EngineVersion, Request, UpsertForm};
-pub use local::{GraphSink, LocalGraph, SinkError, UpsertStats};
+pub use http::{Auth, ClientConfig, NeptuneClient, NeptuneError, RetryPolicy};
+pub use load::{ResultsReport, load_results};
+pub use local::{AsyncGraphSink, GraphSink, LocalGraph, SinkError, UpsertStats};
 pub use model::{Edge, GraphBatch, GraphDate, PropertyValue, ResultValue, Row, Vertex};
+pub use writers::{LoadError, LoadReport, NeptuneSink, default_writers, load_batch};
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,10 @@
 //! The graph sink port and the local sink: an in-memory graph with Neptune's upsert semantics
 //! that writes Neptune bulk-load CSV, GraphML and a Graphviz picture.
 //!
-//! [`GraphSink`] is the port the load step writes through; the Neptune HTTP sink implements it in
-//! a later module. [`LocalGraph`] applies exactly what the emitted `mergeV`/`mergeE` chains do:
+//! [`GraphSink`] is the port the load step writes through, and [`AsyncGraphSink`] its async
+//! twin: the Neptune HTTP sink (`writers::NeptuneSink`) implements the async one, and every
+//! `GraphSink` (so [`LocalGraph`]) is an `AsyncGraphSink` too, so load code is written once.
+//! [`LocalGraph`] applies exactly what the emitted `mergeV`/`mergeE` chains do:
 //! - a new vertex gets its label and properties; a matched vertex keeps its label and has each
 //!   given property overwritten (single cardinality); properties not given are kept;
 //! - a new edge gets its label, endpoints and properties; a matched edge (same id) keeps its
@@ -17,10 +19,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use graphetl_core::ErrorName;
+
 use crate::model::{Edge, GraphBatch, PropertyValue, Vertex};
+use crate::writers::LoadError;
 
 /// What one upsert wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,6 +39,8 @@ pub struct UpsertStats {
     pub records: usize,
     /// Requests sent to a server (0 for sinks that send none).
     pub requests: usize,
+    /// Retries of those requests (attempts beyond the first).
+    pub retries: usize,
     /// Properties left out because they were NaN or infinite.
     pub non_finite_omitted: usize,
 }
@@ -93,6 +101,23 @@ pub enum SinkError {
         /// Exit status and stderr, or the spawn error.
         reason: String,
     },
+    /// Loading into Neptune failed.
+    #[error("loading into Neptune: {0}")]
+    Neptune(Box<LoadError>),
+}
+
+impl SinkError {
+    /// The stable error name: data the sink cannot take is `BadInput`, local I/O is `Internal`,
+    /// and Neptune failures keep their own name (throttled, transient, bad input, internal).
+    pub fn error_name(&self) -> ErrorName {
+        match self {
+            SinkError::MissingEndpoint { .. }
+            | SinkError::MixedTypes { .. }
+            | SinkError::Unrepresentable { .. } => ErrorName::BadInput,
+            SinkError::Io { .. } | SinkError::Render { .. } => ErrorName::Internal,
+            SinkError::Neptune(error) => error.error_name(),
+        }
+    }
 }
 
 /// Where elements go: Neptune over HTTP, or a local graph. Kept to one method so the HTTP sink
@@ -100,6 +125,21 @@ pub enum SinkError {
 pub trait GraphSink {
     /// Upserts every vertex, then every edge, with the semantics described in this module.
     fn upsert(&mut self, batch: &GraphBatch) -> Result<UpsertStats, SinkError>;
+}
+
+/// The async form of [`GraphSink`], for sinks that do network I/O. Every `GraphSink` is one.
+pub trait AsyncGraphSink {
+    /// Upserts every vertex, then every edge (all vertex writes finish before any edge write).
+    fn upsert(
+        &mut self,
+        batch: &GraphBatch,
+    ) -> impl Future<Output = Result<UpsertStats, SinkError>> + Send;
+}
+
+impl<S: GraphSink + Send> AsyncGraphSink for S {
+    async fn upsert(&mut self, batch: &GraphBatch) -> Result<UpsertStats, SinkError> {
+        GraphSink::upsert(self, batch)
+    }
 }
 
 /// An in-memory graph with Neptune's upsert semantics, and its writers.
@@ -140,6 +180,7 @@ impl GraphSink for LocalGraph {
             edges: batch.edges.len(),
             records: batch.records(),
             requests: 0,
+            retries: 0,
             non_finite_omitted: 0,
         };
         for vertex in &batch.vertices {
