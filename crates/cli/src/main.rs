@@ -30,6 +30,10 @@ enum Command {
     Reprocess(commands::reprocess::Args),
     /// List the failed items (file, error, cause) of a run.
     Failures(commands::failures::Args),
+    /// Load aggregate results into Neptune (batched mergeV/mergeE, SigV4) or a local graph.
+    Load(commands::load::Args),
+    /// A loopback stand-in for Neptune's Gremlin endpoint (benchmarks, trying `load`).
+    MockNeptune(commands::mock_neptune::Args),
     /// The local Step Functions interpreter: validate or run an ASL definition.
     States(commands::states::Args),
     /// Worst-case history events of every execution a definition starts, for N input items.
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Failures(args) => commands::failures::run(&args),
+        Command::Load(args) => commands::load::run(&args),
+        Command::MockNeptune(args) => commands::mock_neptune::run(&args),
         Command::States(args) => commands::states::run(&args),
         Command::HistoryBudget(args) => commands::states::budget(&args),
         Command::SimulateRetries(args) => commands::simulate::run(&args),

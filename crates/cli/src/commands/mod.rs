@@ -2,7 +2,9 @@
 
 pub(crate) mod aws;
 pub(crate) mod failures;
+pub(crate) mod load;
 pub(crate) mod local;
+pub(crate) mod mock_neptune;
 pub(crate) mod reprocess;
 pub(crate) mod run;
 pub(crate) mod simulate;

@@ -315,3 +315,91 @@ fn reprocess_rejects_prefixes_outside_the_raw_area() {
         assert!(text(&out.stderr).contains(expected), "{prefix}: {}", text(&out.stderr));
     }
 }
+
+const EDGES_CSV: &str = "caller,callee,requests,errors,error_rate,p50_ms,p95_ms,p99_ms,bytes,first_seen,last_seen\n\
+web,api,120,3,0.025,10.5,40.0,80.25,102400,2026-11-20T03:00:00Z,2026-11-20T05:59:00Z\n\
+api,db,90,0,0.0,3.0,9.0,12.0,5120,2026-11-20T03:01:00Z,2026-11-20T05:58:00Z\n";
+const SERVICES_CSV: &str =
+    "name,requests_in,requests_out,error_rate\nweb,0,120,\napi,120,90,0.025\ndb,90,0,0.0\n";
+
+fn load_inputs(dir: &Path) -> (String, String) {
+    let edges = dir.join("edges.csv");
+    let services = dir.join("services.csv");
+    std::fs::write(&edges, EDGES_CSV).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&services, SERVICES_CSV).unwrap_or_else(|e| panic!("{e}"));
+    (format!("edges={}", edges.display()), format!("services={}", services.display()))
+}
+
+#[test]
+fn load_into_a_local_graph_writes_neptune_csv() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (edges, services) = load_inputs(dir.path());
+    let out_dir = dir.path().join("graph").display().to_string();
+    let out = graphetl(&[
+        "load",
+        "--dataset",
+        "datasets/service-calls.toml",
+        "--result",
+        &edges,
+        "--result",
+        &services,
+        "--local-graph",
+        &out_dir,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("loaded 3 vertices and 2 edges"), "{}", text(&out.stdout));
+    let vertices =
+        std::fs::read_to_string(dir.path().join("graph/vertices.csv")).unwrap_or_default();
+    assert_eq!(
+        vertices,
+        "~id,~label,error_rate:Double(single),name:String(single),requests_in:Long(single),requests_out:Long(single)\n\
+         api,Service,0.025,api,120,90\ndb,Service,0.0,db,90,0\nweb,Service,,web,0,120\n"
+    );
+    let edges = std::fs::read_to_string(dir.path().join("graph/edges.csv")).unwrap_or_default();
+    assert!(
+        edges.contains("web->api,web,api,CALLS,102400,0.025,3,2026-11-20T03:00:00Z"),
+        "{edges}"
+    );
+}
+
+#[test]
+fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
+    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+        .args(["mock-neptune", "--latency-ms", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut line = String::new();
+    if let Some(stdout) = mock.stdout.take() {
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    let endpoint = line.trim().to_owned();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (edges, services) = load_inputs(dir.path());
+    let out = graphetl(&[
+        "load",
+        "--dataset",
+        "datasets/service-calls.toml",
+        "--result",
+        &edges,
+        "--result",
+        &services,
+        "--neptune-endpoint",
+        &endpoint,
+        "--no-iam",
+        "--writers",
+        "4",
+    ]);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // 3 vertices × 5 records (less web's null error_rate) and 2 edges × 10 records: one vertex
+    // request, then one edge request.
+    assert!(
+        text(&out.stdout)
+            .contains("loaded 3 vertices and 2 edges: 34 records in 2 requests, 0 retries"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1,0 +1,92 @@
+//! `graphetl mock-neptune`: a loopback stand-in for Neptune's Gremlin HTTP endpoint, for
+//! benchmarks and trying `graphetl load` without a cluster. It answers every POST /gremlin
+//! with an empty typed-GraphSON result after a fixed latency, and counts requests.
+//! It checks nothing about the query: it is a stand-in for the wire, not for Gremlin.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Arguments of `graphetl mock-neptune`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one; the chosen URL is printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Latency added to every answer, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    latency_ms: u64,
+    /// Stop after this many requests (0 = serve until killed).
+    #[arg(long, default_value_t = 0)]
+    max_requests: u64,
+}
+
+const BODY: &str = r#"{"requestId":"mock","status":{"message":"","code":200,"attributes":{"@type":"g:Map","@value":[]}},"result":{"data":{"@type":"g:List","@value":[]},"meta":{"@type":"g:Map","@value":[]}}}"#;
+
+async fn serve(
+    stream: TcpStream,
+    latency: Duration,
+    served: Arc<AtomicU64>,
+) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        let mut first = true;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let trimmed = line.trim_end();
+            if trimmed.is_empty() && !first {
+                break;
+            }
+            first = false;
+            if let Some((name, value)) = trimmed.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).await?;
+        tokio::time::sleep(latency).await;
+        served.fetch_add(1, Ordering::Relaxed);
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        write.write_all(response.as_bytes()).await?;
+    }
+}
+
+/// Runs the command until killed (or `--max-requests`).
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
+        println!("http://{}", listener.local_addr()?);
+        let served = Arc::new(AtomicU64::new(0));
+        let latency = Duration::from_millis(args.latency_ms);
+        loop {
+            if args.max_requests > 0 && served.load(Ordering::Relaxed) >= args.max_requests {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let accepted =
+                tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+            if let Ok(Ok((stream, _))) = accepted {
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, latency, served).await;
+                });
+            }
+        }
+    })
+}
