@@ -1218,15 +1218,13 @@ impl Engine {
         let Some(reader) = &map.item_reader else {
             return self.items_of(map, effective, context);
         };
-        let store = self.store.as_ref().ok_or_else(|| {
-            StatesError::new(
-                names::ITEM_READER_FAILED,
-                "no object store is configured for the ItemReader",
-            )
-        })?;
-        let parameters = self.with_rng(|rng| reader.parameters.render(effective, context, rng))?;
-        let bucket =
-            parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (store, parameters, bucket) = self.s3_call(
+            &reader.parameters,
+            effective,
+            context,
+            names::ITEM_READER_FAILED,
+            "ItemReader",
+        )?;
         let reader_error = |message: String| StatesError::new(names::ITEM_READER_FAILED, message);
         let mut items = match &reader.source {
             ReaderSource::ListObjectsV2 => {
@@ -1268,6 +1266,24 @@ impl Engine {
             items.truncate(usize::try_from(max).unwrap_or(usize::MAX));
         }
         Ok(items)
+    }
+
+    /// The store, rendered parameters and bucket of an ItemReader or ResultWriter call.
+    fn s3_call(
+        &self,
+        template: &crate::payload::PayloadTemplate,
+        effective: &Value,
+        context: &Value,
+        error: &str,
+        what: &str,
+    ) -> Result<(&Arc<dyn ItemStore>, Value, String), StatesError> {
+        let store = self.store.as_ref().ok_or_else(|| {
+            StatesError::new(error, format!("no object store is configured for the {what}"))
+        })?;
+        let parameters = self.with_rng(|rng| template.render(effective, context, rng))?;
+        let bucket =
+            parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok((store, parameters, bucket))
     }
 
     fn batches(
@@ -1525,15 +1541,13 @@ impl Engine {
         finished: &[(usize, Execution)],
         pending: &[Value],
     ) -> Result<(String, String), StatesError> {
-        let store = self.store.as_ref().ok_or_else(|| {
-            StatesError::new(
-                names::RESULT_WRITER_FAILED,
-                "no object store is configured for the ResultWriter",
-            )
-        })?;
-        let parameters = self.with_rng(|rng| writer.parameters.render(effective, context, rng))?;
-        let bucket =
-            parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (store, parameters, bucket) = self.s3_call(
+            &writer.parameters,
+            effective,
+            context,
+            names::RESULT_WRITER_FAILED,
+            "ResultWriter",
+        )?;
         let prefix = parameters
             .get("Prefix")
             .and_then(Value::as_str)
