@@ -10,7 +10,8 @@ use graphetl_core::layout;
 use graphetl_storage::{ObjectStore, S3Store};
 use serde_json::{Value, json};
 
-use super::local::{FailedItem, failed_items};
+use super::local::{FailedItem, failed_items, transform_retriers};
+use super::run::repo_root;
 
 /// Clients built once from the standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL,
 /// credential chain).
@@ -135,6 +136,7 @@ impl Aws {
         bucket: Option<&str>,
     ) -> anyhow::Result<(Described, Vec<FailedItem>)> {
         let described = self.describe(arn).await?;
+        let retriers = transform_retriers(&repo_root());
         let mut items = Vec::new();
         for map_run in self.map_runs(arn).await? {
             let id = map_run.rsplit(':').next().unwrap_or_default();
@@ -155,13 +157,13 @@ impl Aws {
                         let records: Value =
                             serde_json::from_slice(&self.store.get_bytes(bucket, key).await?)?;
                         for record in records.as_array().into_iter().flatten() {
-                            items.extend(failed_items(record));
+                            items.extend(failed_items(record, &retriers));
                         }
                     }
                 }
                 _ => {
                     for record in self.failed_children(&map_run).await? {
-                        items.extend(failed_items(&record));
+                        items.extend(failed_items(&record, &retriers));
                     }
                 }
             }

@@ -66,9 +66,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let width = failures.iter().map(|f| f.key.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:<28}  cause", "item", "error");
+    println!("{:<width$}  {:<28}  {:>8}  cause", "item", "error", "attempts");
     for failure in &failures {
-        println!("{:<width$}  {:<28}  {}", failure.key, failure.error, failure.cause);
+        let attempts = failure.attempts.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        println!(
+            "{:<width$}  {:<28}  {attempts:>8}  {}",
+            failure.key, failure.error, failure.cause
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -193,6 +193,7 @@ impl LocalEnv {
     ) -> anyhow::Result<(Vec<Value>, Vec<FailedItem>)> {
         let mut files = Vec::new();
         let mut failures = Vec::new();
+        let retriers = transform_retriers(&self.settings.repo);
         for run in record["map_runs"].as_array().into_iter().flatten() {
             let (Some(bucket), Some(key)) =
                 (run["manifest"]["bucket"].as_str(), run["manifest"]["key"].as_str())
@@ -217,7 +218,7 @@ impl LocalEnv {
                 let records: Value =
                     serde_json::from_slice(&self.store.get_bytes(bucket, file_key).await?)?;
                 for child in records.as_array().into_iter().flatten() {
-                    failures.extend(failed_items(child));
+                    failures.extend(failed_items(child, &retriers));
                 }
             }
         }
@@ -242,13 +243,41 @@ pub(crate) struct FailedItem {
     pub(crate) error: String,
     /// What happened.
     pub(crate) cause: String,
+    /// Transform attempts the retry policy made before the file was recorded as failed (none
+    /// when the whole batch failed for another reason).
+    pub(crate) attempts: Option<u32>,
+}
+
+/// The retriers of the Transform task in statemachine/process-files.asl.json: a file recorded as
+/// failed has used up the first retrier that matches its error (Step Functions retries by policy),
+/// so its attempts are 1 + that retrier's MaxAttempts, or 1 when none matches.
+pub(crate) fn transform_retriers(repo: &Path) -> Vec<graphetl_states::asl::Retrier> {
+    use graphetl_states::asl::StateKind;
+    let Ok(machine) = definition(repo, "process-files.asl.json") else { return Vec::new() };
+    let Some(StateKind::Map(map)) = machine.state("TransformEach").map(|s| &s.kind) else {
+        return Vec::new();
+    };
+    match map.processor.state("Transform").map(|s| &s.kind) {
+        Some(StateKind::Task(task)) => task.retry.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn attempts_for(error: &str, retriers: &[graphetl_states::asl::Retrier]) -> u32 {
+    retriers
+        .iter()
+        .find(|r| graphetl_states::exec::error_matches(&r.error_equals, error))
+        .map_or(1, |r| r.max_attempts.saturating_add(1))
 }
 
 /// The failed files behind one FAILED record of the transform Map (a process-files batch).
 ///
 /// A batch that failed with `GraphEtl.FilesFailed` names each failed file in its cause; a batch
 /// that failed for another reason (a timeout, a quota) fails every file it held.
-pub(crate) fn failed_items(record: &Value) -> Vec<FailedItem> {
+pub(crate) fn failed_items(
+    record: &Value,
+    retriers: &[graphetl_states::asl::Retrier],
+) -> Vec<FailedItem> {
     let error = record["Error"].as_str().unwrap_or_default();
     let cause_text = record["Cause"].as_str().unwrap_or_default();
     // startExecution.sync:2 reports a failed nested execution as States.TaskFailed whose cause
@@ -263,11 +292,15 @@ pub(crate) fn failed_items(record: &Value) -> Vec<FailedItem> {
     {
         return files
             .iter()
-            .map(|f| FailedItem {
-                bucket: f["bucket"].as_str().unwrap_or_default().to_owned(),
-                key: f["key"].as_str().unwrap_or_default().to_owned(),
-                error: f["error"].as_str().unwrap_or_default().to_owned(),
-                cause: readable_cause(f["cause"].as_str().unwrap_or_default()),
+            .map(|f| {
+                let error = f["error"].as_str().unwrap_or_default().to_owned();
+                FailedItem {
+                    bucket: f["bucket"].as_str().unwrap_or_default().to_owned(),
+                    key: f["key"].as_str().unwrap_or_default().to_owned(),
+                    attempts: Some(attempts_for(&error, retriers)),
+                    error,
+                    cause: readable_cause(f["cause"].as_str().unwrap_or_default()),
+                }
             })
             .collect();
     }
@@ -282,6 +315,7 @@ pub(crate) fn failed_items(record: &Value) -> Vec<FailedItem> {
             key: item["key"].as_str().unwrap_or_default().to_owned(),
             error: inner_error.clone(),
             cause: readable_cause(&inner_cause),
+            attempts: None,
         })
         .collect()
 }

@@ -136,6 +136,7 @@ fn failures_of_a_running_execution_come_from_its_failed_children() {
     assert_eq!(rows[0]["key"], "raw/service-calls/dt=2026-11-20/hour=04/bad.json.gz");
     assert_eq!(rows[0]["error"], "GraphEtl.BadInput");
     assert_eq!(rows[0]["cause"], "the gzip stream is truncated or corrupt");
+    assert_eq!(rows[0]["attempts"], 1);
     let targets: Vec<String> =
         requests.lock().map(|r| r.iter().map(|(t, _)| t.clone()).collect()).unwrap_or_default();
     assert!(targets.contains(&"AWSStepFunctions.ListExecutions".to_owned()), "{targets:?}");
