@@ -61,6 +61,44 @@ pub struct FileResult {
     pub missing_fields: Vec<String>,
 }
 
+/// One Map item of the LoadResults step: the event of the `load` Lambda, one result chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadChunk {
+    /// Bucket holding the chunk (and `datasets/<dataset>.toml`).
+    pub bucket: String,
+    /// Key of a result chunk written by the aggregate step (typed-header CSV).
+    pub key: String,
+    /// The result (aggregate query) name the chunk belongs to; picks the `[graph]` mappings.
+    pub query: String,
+    /// Dataset name; its spec is read from `datasets/<dataset>.toml` in the bucket.
+    pub dataset: String,
+    /// The run (execution name) this item belongs to; carried into logs.
+    pub run_id: String,
+}
+
+/// What the load did with one chunk: the response of the `load` Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LoadResult {
+    /// The result name of the chunk.
+    pub query: String,
+    /// Key of the chunk.
+    pub key: String,
+    /// Vertices upserted (created or matched).
+    pub vertices: u64,
+    /// Edges upserted (created or matched).
+    pub edges: u64,
+    /// Records written (a label or a property each).
+    pub records: u64,
+    /// Requests sent to Neptune (0 for a local sink).
+    pub requests: u64,
+    /// Retries of those requests (attempts beyond the first).
+    pub retries: u64,
+    /// Rows the `[graph]` mapping rejected (logged with their reasons, not loaded).
+    pub rejected_rows: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +129,37 @@ mod tests {
         assert_eq!(result.rows_in, result.rows_written + result.rows_rejected);
         let back: serde_json::Value = serde_json::to_value(&result)?;
         assert_eq!(back, serde_json::from_str::<serde_json::Value>(fixture)?);
+        Ok(())
+    }
+
+    #[test]
+    fn load_chunk_fixture_round_trips() -> Result<(), serde_json::Error> {
+        let fixture = include_str!("../fixtures/load-chunk.json");
+        let item: LoadChunk = serde_json::from_str(fixture)?;
+        assert_eq!(item.query, "edges");
+        let back: serde_json::Value = serde_json::to_value(&item)?;
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(fixture)?);
+        Ok(())
+    }
+
+    #[test]
+    fn load_chunk_rejects_unknown_and_missing_fields() {
+        let unknown = r#"{"bucket":"b","key":"k","query":"q","dataset":"d","run_id":"r","x":1}"#;
+        assert!(serde_json::from_str::<LoadChunk>(unknown).is_err());
+        let missing = r#"{"bucket":"b","key":"k","dataset":"d","run_id":"r"}"#;
+        let e = serde_json::from_str::<LoadChunk>(missing).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("query")));
+    }
+
+    #[test]
+    fn load_result_fixture_round_trips() -> Result<(), serde_json::Error> {
+        let fixture = include_str!("../fixtures/load-result.json");
+        let result: LoadResult = serde_json::from_str(fixture)?;
+        assert_eq!(result.records, 7 * result.edges);
+        let back: serde_json::Value = serde_json::to_value(&result)?;
+        assert_eq!(back, serde_json::from_str::<serde_json::Value>(fixture)?);
+        let unknown = fixture.replacen('{', r#"{"extra":1,"#, 1);
+        assert!(serde_json::from_str::<LoadResult>(&unknown).is_err());
         Ok(())
     }
 }

@@ -77,3 +77,101 @@ impl TransformSettings {
         Ok(TransformSettings { work_dir })
     }
 }
+
+/// Typed settings of the load function, read once at init.
+///
+/// Each setting is read from `GRAPHETL_NEPTUNE_<NAME>` (the names `infra/template.yaml` sets),
+/// falling back to `NEPTUNE_<NAME>`: `ENDPOINT` (required: a host or `https://host:port`),
+/// `PORT` (added when the endpoint has none), `IAM_AUTH` (default `true`), `WRITERS` (default
+/// 2 × this function's vCPUs) and `ENGINE_VERSION` (default `1.3.2.0`; picks the mergeV form).
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    /// `https://host:port` of the cluster endpoint.
+    pub endpoint: String,
+    /// Whether requests are SigV4-signed (IAM database authentication).
+    pub iam_auth: bool,
+    /// Parallel writers, each with one request in flight.
+    pub writers: usize,
+    /// Neptune engine version.
+    pub engine_version: graphetl_neptune::EngineVersion,
+}
+
+/// The engine version assumed when none is configured.
+pub const DEFAULT_ENGINE_VERSION: &str = "1.3.2.0";
+
+impl LoadSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<LoadSettings, Error> {
+        Ok(LoadSettings::from_lookup(|name| std::env::var(name).ok())?)
+    }
+
+    /// Reads the settings through `lookup` (an environment variable's value by name).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<LoadSettings, String> {
+        let get = |name: &str| {
+            let prefixed = format!("GRAPHETL_NEPTUNE_{name}");
+            match lookup(&prefixed).filter(|v| !v.trim().is_empty()) {
+                Some(value) => Some((prefixed, value.trim().to_owned())),
+                None => {
+                    let plain = format!("NEPTUNE_{name}");
+                    lookup(&plain)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| (plain, v.trim().to_owned()))
+                }
+            }
+        };
+        let (_, endpoint) =
+            get("ENDPOINT").ok_or("GRAPHETL_NEPTUNE_ENDPOINT (or NEPTUNE_ENDPOINT) is not set")?;
+        let port = match get("PORT") {
+            Some((name, value)) => Some(
+                value
+                    .parse::<u16>()
+                    .map_err(|_| format!("{name}={value:?} is not a port number"))?,
+            ),
+            None => None,
+        };
+        let iam_auth = match get("IAM_AUTH") {
+            None => true,
+            Some((name, value)) => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(format!("{name}={value:?} is not true or false")),
+            },
+        };
+        let writers = match get("WRITERS") {
+            None => graphetl_neptune::default_writers(
+                std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            ),
+            Some((name, value)) => match value.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(format!("{name}={value:?} is not a positive number")),
+            },
+        };
+        let engine_version = match get("ENGINE_VERSION") {
+            None => DEFAULT_ENGINE_VERSION.parse().map_err(|e| format!("{e}"))?,
+            Some((name, value)) => value.parse().map_err(|e| format!("{name}={value:?}: {e}"))?,
+        };
+        Ok(LoadSettings {
+            endpoint: endpoint_url(&endpoint, port),
+            iam_auth,
+            writers,
+            engine_version,
+        })
+    }
+}
+
+/// `https://host[:port][/path]` from a host or URL, with `port` added when it has none.
+fn endpoint_url(endpoint: &str, port: Option<u16>) -> String {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("https", endpoint),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    match port {
+        Some(port) if !has_port => format!("{scheme}://{authority}:{port}{path}"),
+        _ => format!("{scheme}://{authority}{path}"),
+    }
+}

@@ -145,6 +145,219 @@ async fn missing_object_spec_and_bad_event_have_stable_names() -> TestResult {
     Ok(())
 }
 
+mod load_chunks {
+    //! The load handler: result chunks from the real local S3 endpoint into the local graph.
+
+    use std::num::NonZeroUsize;
+
+    use graphetl_athena::{QueryResult, render_csv_chunks};
+    use graphetl_core::contract::LoadChunk;
+    use graphetl_neptune::LocalGraph;
+    use graphetl_neptune::model::{PropertyValue, ResultValue, Row};
+
+    use super::*;
+    use crate::handlers::load::LoadHandler;
+    use crate::kit::LoadSettings;
+
+    fn text(value: &str) -> ResultValue {
+        ResultValue::String(value.to_owned())
+    }
+
+    fn result(columns: &[&str], rows: Vec<Vec<ResultValue>>) -> QueryResult {
+        let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        let rows = rows
+            .into_iter()
+            .map(|cells| columns.iter().cloned().zip(cells).collect::<Row>())
+            .collect();
+        QueryResult { columns, rows }
+    }
+
+    fn services() -> QueryResult {
+        result(
+            &["name", "requests_in", "requests_out", "error_rate"],
+            vec![
+                vec![
+                    text("checkout"),
+                    ResultValue::Int(5),
+                    ResultValue::Int(7),
+                    ResultValue::Float(0.2),
+                ],
+                vec![text("payments"), ResultValue::Int(7), ResultValue::Int(0), ResultValue::Null],
+                vec![
+                    ResultValue::Null,
+                    ResultValue::Int(1),
+                    ResultValue::Int(1),
+                    ResultValue::Null,
+                ],
+            ],
+        )
+    }
+
+    fn edges() -> QueryResult {
+        result(
+            &[
+                "caller",
+                "callee",
+                "requests",
+                "errors",
+                "error_rate",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "bytes",
+                "first_seen",
+                "last_seen",
+            ],
+            vec![vec![
+                text("checkout"),
+                text("payments"),
+                ResultValue::Int(10),
+                ResultValue::Int(1),
+                ResultValue::Float(0.1),
+                ResultValue::Float(12.5),
+                ResultValue::Float(f64::INFINITY),
+                ResultValue::Float(f64::NAN),
+                ResultValue::Null,
+                ResultValue::Timestamp("2026-11-20 03:00:00.000".into()),
+                ResultValue::Timestamp("2026-11-20 03:59:00.000".into()),
+            ]],
+        )
+    }
+
+    async fn put_chunk(
+        env: &Env,
+        key: &str,
+        result: &QueryResult,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let chunks = render_csv_chunks(result, NonZeroUsize::MIN.saturating_add(999))?;
+        let chunk = chunks.into_iter().next().ok_or("no chunk")?;
+        env.server.store().put_bytes(BUCKET, key, chunk.into_bytes(), Some("text/csv")).await?;
+        Ok(())
+    }
+
+    fn chunk(key: &str, query: &str) -> LoadChunk {
+        LoadChunk {
+            bucket: BUCKET.into(),
+            key: key.into(),
+            query: query.into(),
+            dataset: "service-calls".into(),
+            run_id: "test-run".into(),
+        }
+    }
+
+    const SERVICES: &str = "results/service-calls/test-run/services/chunk-00000.csv";
+    const EDGES: &str = "results/service-calls/test-run/edges/chunk-00000.csv";
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn chunks_load_into_the_local_graph_idempotently() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, SERVICES, &services()).await?;
+        put_chunk(&env, EDGES, &edges()).await?;
+        let handler = LoadHandler::new(env.server.store());
+        let mut graph = LocalGraph::new();
+        let loaded = handler.handle(chunk(SERVICES, "services"), &mut graph).await?;
+        assert_eq!(
+            (loaded.query.as_str(), loaded.key.as_str(), loaded.vertices, loaded.edges),
+            ("services", SERVICES, 2, 0)
+        );
+        assert_eq!((loaded.records, loaded.requests, loaded.rejected_rows), (5 + 4, 0, 1));
+        let loaded = handler.handle(chunk(EDGES, "edges"), &mut graph).await?;
+        assert_eq!(
+            (loaded.vertices, loaded.edges, loaded.records, loaded.rejected_rows),
+            (0, 1, 1 + 6, 0)
+        );
+        let ids: Vec<&str> = graph.vertices().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["checkout", "payments"]);
+        let edge = graph.edge("checkout->payments").ok_or("the edge is missing")?;
+        assert_eq!(
+            (edge.label.as_str(), edge.out_v.as_str(), edge.in_v.as_str()),
+            ("CALLS", "checkout", "payments")
+        );
+        assert_eq!(edge.properties.get("requests"), Some(&PropertyValue::Long(10)));
+        // Idempotent: loading the same chunks again gives the same graph.
+        let before = graph.clone();
+        handler.handle(chunk(SERVICES, "services"), &mut graph).await?;
+        handler.handle(chunk(EDGES, "edges"), &mut graph).await?;
+        assert_eq!(graph, before);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_query_missing_chunk_and_bad_chunks_have_stable_names() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, EDGES, &edges()).await?;
+        let handler = LoadHandler::new(env.server.store());
+        let mut graph = LocalGraph::new();
+        let unknown = handler.handle(chunk(EDGES, "callers"), &mut graph).await.err();
+        let unknown = unknown.ok_or("an unknown query must fail")?;
+        assert_eq!(unknown.name, ErrorName::BadEvent);
+        assert!(unknown.cause.contains("\"callers\" is not a query"), "{}", unknown.cause);
+        let missing = handler.handle(chunk("results/nope.csv", "edges"), &mut graph).await.err();
+        assert_eq!(missing.map(|e| e.name), Some(ErrorName::NotFound));
+        let folder = handler.handle(chunk("results/", "edges"), &mut graph).await.err();
+        assert_eq!(folder.map(|e| e.name), Some(ErrorName::BadEvent));
+        let mut other = chunk(EDGES, "edges");
+        other.dataset = "products".into();
+        let no_spec = handler.handle(other, &mut graph).await.err();
+        assert_eq!(no_spec.map(|e| e.name), Some(ErrorName::BadSpec));
+        // Edges whose vertices were never loaded: the local graph refuses them as Neptune would.
+        let orphan = handler.handle(chunk(EDGES, "edges"), &mut graph).await.err();
+        assert_eq!(orphan.map(|e| e.name), Some(ErrorName::BadInput));
+        // A chunk this pipeline did not write.
+        let bad = "results/service-calls/test-run/edges/bad.csv";
+        env.server.store().put_bytes(BUCKET, bad, b"caller,callee\na,b\n".to_vec(), None).await?;
+        let malformed = handler.handle(chunk(bad, "edges"), &mut graph).await.err();
+        let malformed = malformed.ok_or("a malformed chunk must fail")?;
+        assert_eq!(malformed.name, ErrorName::BadInput);
+        assert!(
+            malformed.cause.starts_with(&format!("s3://{BUCKET}/{bad}: ")),
+            "{}",
+            malformed.cause
+        );
+        assert_eq!(graph, LocalGraph::new(), "nothing was written");
+        Ok(())
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<LoadSettings, String> {
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        LoadSettings::from_lookup(|name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn load_settings_from_the_environment() -> Result<(), String> {
+        let s = settings(&[
+            ("GRAPHETL_NEPTUNE_ENDPOINT", "db.cluster-x.us-east-1.neptune.amazonaws.com"),
+            ("GRAPHETL_NEPTUNE_PORT", "8182"),
+        ])?;
+        assert_eq!(s.endpoint, "https://db.cluster-x.us-east-1.neptune.amazonaws.com:8182");
+        assert!(s.iam_auth);
+        assert!(s.writers >= 2);
+        assert_eq!(s.engine_version.to_string(), "1.3.2.0");
+        let s = settings(&[
+            ("NEPTUNE_ENDPOINT", "http://127.0.0.1:9999"),
+            ("GRAPHETL_NEPTUNE_PORT", "8182"),
+            ("NEPTUNE_IAM_AUTH", "false"),
+            ("NEPTUNE_WRITERS", "8"),
+            ("NEPTUNE_ENGINE_VERSION", "1.2.1.0"),
+        ])?;
+        assert_eq!(s.endpoint, "http://127.0.0.1:9999", "an explicit port wins");
+        assert!(!s.iam_auth);
+        assert_eq!(s.writers, 8);
+        assert_eq!(s.engine_version.to_string(), "1.2.1.0");
+        assert!(settings(&[]).is_err_and(|e| e.contains("GRAPHETL_NEPTUNE_ENDPOINT")));
+        let bad = [("NEPTUNE_ENDPOINT", "h"), ("NEPTUNE_WRITERS", "0")];
+        assert!(settings(&bad).is_err_and(|e| e.contains("NEPTUNE_WRITERS")));
+        let bad = [("NEPTUNE_ENDPOINT", "h"), ("NEPTUNE_IAM_AUTH", "maybe")];
+        assert!(settings(&bad).is_err_and(|e| e.contains("NEPTUNE_IAM_AUTH")));
+        let bad = [("NEPTUNE_ENDPOINT", "h"), ("GRAPHETL_NEPTUNE_PORT", "x")];
+        assert!(settings(&bad).is_err());
+        Ok(())
+    }
+}
+
 mod distributed_map_over_the_local_endpoint {
     //! A Distributed Map over 20,000 objects listed from the real local S3 endpoint: every
     //! execution stays under the history quota and matches the static budget exactly.

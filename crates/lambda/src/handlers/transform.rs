@@ -41,34 +41,10 @@ impl<S: ObjectStore> TransformHandler<S> {
         &self.store
     }
 
-    /// Reads and validates the dataset's spec from `datasets/<dataset>.toml` in the bucket.
+    /// Reads and validates the dataset's spec from `datasets/<dataset>.toml` in the bucket
+    /// (see [`super::load_spec`]).
     pub async fn load_spec(&self, bucket: &str, dataset: &str) -> Result<DatasetSpec, StepError> {
-        let key = layout::spec_key(dataset);
-        let bytes = self.store.get_bytes(bucket, &key).await.map_err(|e| {
-            let mut error = store_error(&e);
-            if error.name == ErrorName::NotFound {
-                error = StepError::new(
-                    ErrorName::BadSpec,
-                    format!("no dataset spec at s3://{bucket}/{key}"),
-                );
-            }
-            error
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            StepError::new(ErrorName::BadSpec, format!("s3://{bucket}/{key} is not UTF-8"))
-        })?;
-        let spec = DatasetSpec::from_toml_str(&text, &format!("s3://{bucket}/{key}"))
-            .map_err(|e| StepError::new(ErrorName::BadSpec, e.to_string()))?;
-        if spec.name != dataset {
-            return Err(StepError::new(
-                ErrorName::BadSpec,
-                format!(
-                    "s3://{bucket}/{key} declares dataset \"{}\", expected \"{dataset}\"",
-                    spec.name
-                ),
-            ));
-        }
-        Ok(spec)
+        super::load_spec(&self.store, bucket, dataset).await
     }
 
     /// Transforms one Map item.
