@@ -202,6 +202,20 @@ pub fn sign_post(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Vec<(&'static str, String)>, NeptuneError> {
+    sign_request("POST", credentials, region, time, url, headers, body)
+}
+
+/// [`sign_post`] for any method: the signature headers for `method` `url` (its query string
+/// included, canonicalized by the signer) with `headers` and `body`.
+pub fn sign_request(
+    method: &str,
+    credentials: &Credentials,
+    region: &str,
+    time: SystemTime,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<(&'static str, String)>, NeptuneError> {
     let identity: Identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -213,7 +227,7 @@ pub fn sign_post(
         .map_err(|e| NeptuneError::Signing(e.to_string()))?
         .into();
     let signable =
-        SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body))
+        SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
             .map_err(|e| NeptuneError::Signing(e.to_string()))?;
     let (instructions, _signature) =
         sign(signable, &params).map_err(|e| NeptuneError::Signing(e.to_string()))?.into_parts();
@@ -716,6 +730,7 @@ pub struct Executed {
 pub struct NeptuneClient {
     config: ClientConfig,
     url: String,
+    base: String,
     /// The pooled client and its generation (bumped by each rebuild).
     http: Mutex<(u64, reqwest::Client)>,
     rebuilds: AtomicU64,
@@ -791,6 +806,7 @@ impl NeptuneClient {
     /// A client for `config.endpoint`.
     pub fn new(config: ClientConfig) -> Result<NeptuneClient, NeptuneError> {
         let url = gremlin_url(&config.endpoint)?;
+        let base = url.trim_end_matches("/gremlin").to_owned();
         let http = build_http(&config)?;
         let rng = match config.jitter_seed {
             Some(seed) => fastrand::Rng::with_seed(seed),
@@ -799,6 +815,7 @@ impl NeptuneClient {
         Ok(NeptuneClient {
             config,
             url,
+            base,
             http: Mutex::new((0, http)),
             rebuilds: AtomicU64::new(0),
             rng: Mutex::new(rng),
@@ -813,6 +830,12 @@ impl NeptuneClient {
     /// The URL requests are posted to (`…/gremlin`).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The endpoint without `/gremlin` (`https://host:port`), for the other HTTP APIs
+    /// (`/propertygraph/stream`, `/loader`).
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     /// How many times the HTTP client was rebuilt (after `ReadOnlyViolationException` or a
@@ -858,14 +881,45 @@ impl NeptuneClient {
 
     /// Sends a `{"gremlin":"…"}` body, retrying as the error class allows.
     pub async fn execute_body(&self, body: String) -> Result<Executed, NeptuneError> {
-        let body = Bytes::from(body);
+        let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+        if let Some(accept) = &self.config.accept {
+            headers.push(("accept", accept));
+        }
+        let sent = self.send("POST", &self.url, &headers, Bytes::from(body)).await?;
+        let response = parse_response(&sent.body)
+            .map_err(|message| NeptuneError::BadResponse { status: sent.status, message })?;
+        Ok(Executed { response, attempts: sent.attempts })
+    }
+
+    /// GETs `path_and_query` (e.g. `/propertygraph/stream?limit=10`) under [`Self::base_url`],
+    /// signed and retried like a Gremlin request. Returns the 2xx answer's raw body.
+    pub async fn get(&self, path_and_query: &str) -> Result<Sent, NeptuneError> {
+        let url = format!("{}{path_and_query}", self.base);
+        self.send("GET", &url, &[], Bytes::new()).await
+    }
+
+    /// POSTs a JSON `body` to `path` under [`Self::base_url`] (e.g. `/loader`), signed and
+    /// retried like a Gremlin request. Returns the 2xx answer's raw body.
+    pub async fn post_json(&self, path: &str, body: String) -> Result<Sent, NeptuneError> {
+        let url = format!("{}{path}", self.base);
+        self.send("POST", &url, &[("content-type", "application/json")], Bytes::from(body)).await
+    }
+
+    /// Sends one request, retrying as the error class allows; `Ok` only for a 2xx answer.
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Sent, NeptuneError> {
         let mut attempts: u32 = 0;
         let mut retries_per_class: Vec<(RetryClass, u32)> = Vec::new();
         loop {
             attempts += 1;
             let (generation, http) = self.current_http();
-            let mut error = match self.attempt(&http, &body).await {
-                Ok(response) => return Ok(Executed { response, attempts }),
+            let mut error = match self.attempt(&http, method, url, headers, &body).await {
+                Ok((status, body)) => return Ok(Sent { status, body, attempts }),
                 Err(error) => error,
             };
             let class = error.retry_class();
@@ -895,33 +949,49 @@ impl NeptuneClient {
     async fn attempt(
         &self,
         http: &reqwest::Client,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
         body: &Bytes,
-    ) -> Result<GremlinResponse, NeptuneError> {
-        let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-        if let Some(accept) = &self.config.accept {
-            headers.push(("accept", accept));
-        }
-        let mut builder = http.post(&self.url);
-        for (name, value) in &headers {
+    ) -> Result<(u16, Bytes), NeptuneError> {
+        let mut builder = match method {
+            "GET" => http.get(url),
+            _ => http.post(url),
+        };
+        for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
         if let Auth::Iam { region, credentials } = &self.config.auth {
             let credentials = credentials.credentials().await?;
             let signed =
-                sign_post(&credentials, region, SystemTime::now(), &self.url, &headers, body)?;
+                sign_request(method, &credentials, region, SystemTime::now(), url, headers, body)?;
             for (name, value) in signed {
                 builder = builder.header(name, value);
             }
         }
-        let response = builder.body(body.clone()).send().await.map_err(|e| transport_error(&e))?;
+        if method != "GET" {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| transport_error(&e))?;
         if (200..300).contains(&status) {
-            parse_response(&body).map_err(|message| NeptuneError::BadResponse { status, message })
+            Ok((status, body))
         } else {
             Err(error_from_response(status, &body))
         }
     }
+}
+
+/// A 2xx answer to a request sent by [`NeptuneClient::get`] or [`NeptuneClient::post_json`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// HTTP status.
+    pub status: u16,
+    /// The raw body.
+    pub body: Bytes,
+    /// Attempts made (1 = no retry).
+    pub attempts: u32,
 }
 
 fn transport_error(error: &reqwest::Error) -> NeptuneError {

@@ -14,16 +14,22 @@
 //! - `writers`: [`writers::load_batch`] (N parallel writers, vertices before edges) and
 //!   [`writers::NeptuneSink`].
 //! - `load`: [`load::load_results`], aggregate result rows → graph → any sink.
+//! - `bulk`: [`bulk::bulk_load`], Neptune bulk-load CSV to S3 through the
+//!   [`bulk::CsvUpload`] port, then a `/loader` job polled until it finishes.
+//! - `streams`: [`streams::StreamReader`], the `/propertygraph/stream` change log with a
+//!   checkpoint file.
 //!
 //! Architecture invariant: Gremlin text is written only by `gremlin`'s query writer, whose
 //! structure is static text and whose strings all pass through [`gremlin::push_string_literal`].
 //! Only `http` talks to the network or to AWS; `writers` and `load` reach Neptune through it.
 
+pub mod bulk;
 pub mod gremlin;
 pub mod http;
 pub mod load;
 pub mod local;
 pub mod model;
+pub mod streams;
 pub mod writers;
 
 pub use gremlin::{Batcher, Budget, EngineVersion, Request, UpsertForm};

@@ -1263,6 +1263,8 @@ mod sigv4_reference {
     pub(super) struct Signable<'a> {
         pub(super) method: &'a str,
         pub(super) path: &'a str,
+        /// The canonical query string (sorted `name=value` pairs joined by `&`).
+        pub(super) query: &'a str,
         pub(super) headers: Vec<(String, String)>,
         pub(super) body: &'a [u8],
         pub(super) amz_date: &'a str,
@@ -1283,11 +1285,11 @@ mod sigv4_reference {
             headers.sort();
             let canonical_headers: String =
                 headers.iter().map(|(name, value)| format!("{name}:{}\n", value.trim())).collect();
-            // POST with no query string: the canonical query string is empty.
             format!(
-                "{}\n{}\n\n{canonical_headers}\n{}\n{}",
+                "{}\n{}\n{}\n{canonical_headers}\n{}\n{}",
                 self.method,
                 self.path,
+                self.query,
                 self.signed_headers(),
                 sha256_hex(self.body)
             )
@@ -1328,6 +1330,7 @@ mod sigv4_reference {
     fn reproduces_the_aws_test_suite_post_vanilla_signature() {
         let signable = Signable {
             method: "POST",
+            query: "",
             path: "/",
             headers: vec![
                 ("host".into(), "example.amazonaws.com".into()),
@@ -1399,6 +1402,7 @@ mod signing {
         assert!(signed.iter().all(|(n, _)| *n != "x-amz-security-token"));
         let reference = Signable {
             method: "POST",
+            query: "",
             path: "/gremlin",
             headers: vec![
                 ("content-type".into(), "application/json".into()),
@@ -1428,6 +1432,7 @@ mod signing {
         assert_eq!(header(&signed, "x-amz-security-token"), token);
         let reference = Signable {
             method: "POST",
+            query: "",
             path: "/gremlin",
             headers: vec![
                 ("accept".into(), "application/vnd.gremlin-v3.0+json;types=false".into()),
@@ -1464,6 +1469,7 @@ mod signing {
         .unwrap_or_else(|e| panic!("{e}"));
         let reference = Signable {
             method: "POST",
+            query: "",
             path: "/gremlin",
             headers: vec![
                 ("content-type".into(), "application/json".into()),
@@ -1787,6 +1793,8 @@ mod mock {
         Error { status: u16, code: &'static str, message: &'static str },
         /// A raw body (a proxy's page, garbage).
         Raw { status: u16, body: &'static str },
+        /// A body built by the test (stream pages, loader answers).
+        Body { status: u16, body: String },
     }
 
     impl Reply {
@@ -1812,6 +1820,8 @@ mod mock {
         pub(super) answered: Option<u64>,
         pub(super) headers: Vec<(String, String)>,
         pub(super) body: String,
+        /// `METHOD /path?query`.
+        pub(super) target: String,
         pub(super) gremlin: String,
         /// `Err` with the reason when the signature (or its absence) was wrong.
         pub(super) auth_check: Result<(), String>,
@@ -1945,7 +1955,9 @@ mod mock {
     fn check_auth(
         expect: Option<&Expect>,
         headers: &[(String, String)],
+        method: &str,
         path: &str,
+        query: &str,
         body: &[u8],
     ) -> Result<(), String> {
         let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
@@ -1986,6 +1998,9 @@ mod mock {
         }
         let names: Vec<&str> = signed_headers.split(';').collect();
         for required in ["host", "x-amz-date", "content-type"] {
+            if required == "content-type" && method == "GET" {
+                continue;
+            }
             if !names.contains(&required) {
                 return Err(format!("{required} is not signed: {signed_headers}"));
             }
@@ -2006,8 +2021,12 @@ mod mock {
             let value = get(name).ok_or_else(|| format!("signed header {name} was not sent"))?;
             signed.push(((*name).to_owned(), value.to_owned()));
         }
+        let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+        pairs.sort_unstable();
+        let canonical_query = pairs.join("&");
         let reference = Signable {
-            method: "POST",
+            method,
+            query: &canonical_query,
             path,
             headers: signed,
             body,
@@ -2041,10 +2060,16 @@ mod mock {
             .ok()
             .and_then(|v| v.get("gremlin").and_then(|g| g.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let auth_check = if parts.method == hyper::Method::POST && parts.uri.path() == "/gremlin" {
-            check_auth(state.expect.as_ref(), &headers, parts.uri.path(), &body)
+        let route = (parts.method.as_str(), parts.uri.path());
+        let known = matches!(
+            route,
+            ("POST", "/gremlin") | ("GET", "/propertygraph/stream") | ("POST", "/loader")
+        ) || (route.0 == "GET" && route.1.starts_with("/loader/"));
+        let auth_check = if known {
+            let query = parts.uri.query().unwrap_or("");
+            check_auth(state.expect.as_ref(), &headers, route.0, route.1, query, &body)
         } else {
-            Err(format!("{} {} is not POST /gremlin", parts.method, parts.uri))
+            Err(format!("{} {} is not a route of the mock", parts.method, parts.uri))
         };
         let untyped = headers.iter().any(|(n, v)| n == "accept" && v.contains("types=false"));
         let index = {
@@ -2055,6 +2080,7 @@ mod mock {
                 answered: None,
                 headers,
                 body: String::from_utf8_lossy(&body).into_owned(),
+                target: format!("{} {}", parts.method, parts.uri),
                 gremlin: gremlin.clone(),
                 auth_check,
                 status: None,
@@ -2096,6 +2122,10 @@ mod mock {
                 (status, text.to_string())
             }
             Reply::Raw { status, body } => (status, body.to_owned()),
+            Reply::Body { status, body } => {
+                tokio::time::sleep(state.latency).await;
+                (status, body)
+            }
         };
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
         if let Some(record) = lock(&state.log).get_mut(index) {
@@ -2712,5 +2742,386 @@ mod against_mock {
         println!("real cluster: {report:?}");
         assert_eq!((report.requests, report.vertices, report.edges), (2, 2, 1));
         assert_eq!(report.ids_returned, 2);
+    }
+}
+
+/// The stream reader against the mock: signed GETs, pages, the checkpoint file, no-records,
+/// expiry and throttling.
+mod streams_against_mock {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use graphetl_core::ErrorName;
+    use serde_json::json;
+
+    use super::mock::{Expect, MockNeptune, Reply};
+    use crate::http::{Auth, ClientConfig, NeptuneClient, StaticCredentials};
+    use crate::streams::{
+        EventId, Op, Position, StreamError, StreamReader, parse_stream_response, read_checkpoint,
+        write_checkpoint,
+    };
+
+    const REGION: &str = "eu-west-1";
+
+    fn expect() -> Expect {
+        Expect {
+            access_key: "AKIDSTREAM".into(),
+            secret: "stream/secret".into(),
+            region: REGION.into(),
+            token: Some("session".into()),
+        }
+    }
+
+    fn reader(mock: &MockNeptune, limit: u32) -> StreamReader {
+        let auth = Auth::Iam {
+            region: REGION.into(),
+            credentials: Arc::new(StaticCredentials::new(
+                "AKIDSTREAM",
+                "stream/secret",
+                Some("session".into()),
+            )),
+        };
+        let mut config = ClientConfig::new(mock.endpoint(), auth);
+        config.connect_timeout = None;
+        config.request_timeout = None;
+        config.pool_idle_timeout = None;
+        config.jitter_seed = Some(7);
+        let client = NeptuneClient::new(config).unwrap_or_else(|e| panic!("{e}"));
+        StreamReader::new(Arc::new(client), limit)
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir()
+            .join(format!("graphetl-neptune-streams-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    /// A page: a vertex label, a vertex property and an edge in commit `commit`.
+    fn page(commit: u64) -> String {
+        json!({
+            "lastEventId": {"commitNum": commit, "opNum": 3},
+            "lastTrxTimestamp": 1_763_600_000_000_i64,
+            "format": "PG_JSON",
+            "records": [
+                {"commitTimestamp": 1_763_600_000_000_i64, "eventId": {"commitNum": commit, "opNum": 1},
+                 "data": {"id": "checkout", "type": "vl", "key": "label",
+                          "value": {"value": "Service", "dataType": "String"}},
+                 "op": "ADD"},
+                {"commitTimestamp": 1_763_600_000_000_i64, "eventId": {"commitNum": commit, "opNum": 2},
+                 "data": {"id": "checkout", "type": "vp", "key": "requests_in",
+                          "value": {"value": 5, "dataType": "Long"}},
+                 "op": "REMOVE"},
+                {"commitTimestamp": 1_763_600_000_000_i64, "eventId": {"commitNum": commit, "opNum": 3},
+                 "data": {"id": "checkout->payments", "type": "e", "key": "label",
+                          "value": {"value": "CALLS", "dataType": "String"},
+                          "from": "checkout", "to": "payments"},
+                 "op": "ADD", "isLastOp": true}
+            ],
+            "totalRecords": 3
+        })
+        .to_string()
+    }
+
+    fn ok(body: String) -> Reply {
+        Reply::Body { status: 200, body }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_from_the_horizon_then_after_the_checkpoint() -> Result<(), StreamError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let dir = scratch("poll");
+        let checkpoint = dir.join("stream.checkpoint.json");
+        let reader = reader(&mock, 500).with_checkpoint(&checkpoint);
+        mock.script([ok(page(12)), Reply::error(404, "StreamRecordsNotFoundException")]);
+        let first = reader.poll().await?;
+        assert_eq!(first.position, Position::TrimHorizon);
+        assert_eq!((first.records().len(), first.attempts), (3, 1));
+        let edge = &first.records()[2];
+        assert_eq!(
+            (edge.data.kind.as_str(), edge.data.from.as_deref(), edge.data.to.as_deref()),
+            ("e", Some("checkout"), Some("payments"))
+        );
+        assert_eq!(
+            (first.records()[1].op, first.records()[1].data.value.value.clone()),
+            (Op::Remove, json!(5))
+        );
+        assert_eq!(edge.is_last_op, Some(true));
+        let at = EventId { commit_num: 12, op_num: 3 };
+        assert_eq!(read_checkpoint(&checkpoint)?, Some(at));
+        assert_eq!(
+            std::fs::read_to_string(&checkpoint).ok().as_deref(),
+            Some(r#"{"commitNum":12,"opNum":3}"#)
+        );
+        let second = reader.poll().await?;
+        assert_eq!(second.position, Position::After(at));
+        assert!(
+            second.response.is_none() && second.records().is_empty() && second.warnings.is_empty()
+        );
+        assert_eq!(read_checkpoint(&checkpoint)?, Some(at), "no records: the checkpoint stays");
+        let targets: Vec<String> = mock.requests().iter().map(|r| r.target.clone()).collect();
+        assert_eq!(
+            targets,
+            [
+                "GET /propertygraph/stream?limit=500&iteratorType=TRIM_HORIZON",
+                "GET /propertygraph/stream?limit=500&iteratorType=AFTER_SEQUENCE_NUMBER&commitNum=12&opNum=3",
+            ]
+        );
+        mock.assert_all_authenticated();
+        let leftovers: Vec<_> =
+            std::fs::read_dir(&dir).map_err(|e| StreamError::BadResponse(e.to_string()))?.collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_checkpoint_restarts_from_the_horizon_with_a_warning()
+    -> Result<(), StreamError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let dir = scratch("expired");
+        let checkpoint = dir.join("cp.json");
+        write_checkpoint(&checkpoint, &EventId { commit_num: 1, op_num: 1 })?;
+        let reader = reader(&mock, 10).with_checkpoint(&checkpoint);
+        mock.script([Reply::error(400, "ExpiredStreamException"), ok(page(40))]);
+        let poll = reader.poll().await?;
+        assert_eq!(poll.position, Position::TrimHorizon);
+        assert_eq!(poll.warnings.len(), 1);
+        assert!(poll.warnings[0].contains("AFTER 1/1 has expired"), "{:?}", poll.warnings);
+        assert_eq!((poll.records().len(), poll.attempts), (3, 2));
+        assert_eq!(read_checkpoint(&checkpoint)?, Some(EventId { commit_num: 40, op_num: 3 }));
+        mock.assert_all_authenticated();
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_backs_off_and_permanent_errors_stop() -> Result<(), StreamError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let reader = reader(&mock, 0);
+        mock.script([
+            Reply::error(500, "ThrottlingException"),
+            Reply::error(500, "ThrottlingException"),
+            ok(page(3)),
+        ]);
+        let poll = reader.read(Position::Latest).await?;
+        assert_eq!((poll.records().len(), poll.attempts), (3, 3));
+        mock.script([Reply::error(400, "InvalidParameterException")]);
+        let error = reader.read(Position::At(EventId { commit_num: 9, op_num: 1 })).await.err();
+        let error = error.ok_or_else(|| StreamError::BadResponse("must fail".into()))?;
+        assert_eq!(error.error_name(), ErrorName::Internal);
+        assert!(error.to_string().contains("InvalidParameterException"), "{error}");
+        mock.script([Reply::error(400, "ExpiredStreamException")]);
+        let expired = reader.read(Position::TrimHorizon).await.err();
+        assert!(expired.is_some(), "an expired horizon is not reset again");
+        mock.script([Reply::Raw { status: 200, body: "<html>proxy</html>" }]);
+        let garbage = reader.read(Position::Latest).await.err();
+        assert!(matches!(garbage, Some(StreamError::BadResponse(_))), "{garbage:?}");
+        let targets: Vec<String> = mock.requests().iter().map(|r| r.target.clone()).collect();
+        assert_eq!(targets[0], "GET /propertygraph/stream?limit=1&iteratorType=LATEST");
+        assert_eq!(
+            targets[3],
+            "GET /propertygraph/stream?limit=1&iteratorType=AT_SEQUENCE_NUMBER&commitNum=9&opNum=1"
+        );
+        mock.assert_all_authenticated();
+        Ok(())
+    }
+
+    #[test]
+    fn checkpoints_and_responses_parse_strictly() -> Result<(), StreamError> {
+        let dir = scratch("files");
+        let path = dir.join("cp.json");
+        assert_eq!(read_checkpoint(&path)?, None);
+        std::fs::write(&path, "{\"commitNum\": 5}")
+            .map_err(|e| StreamError::BadResponse(e.to_string()))?;
+        assert!(matches!(read_checkpoint(&path), Err(StreamError::Checkpoint { .. })));
+        write_checkpoint(&path, &EventId { commit_num: 5, op_num: 7 })?;
+        assert_eq!(read_checkpoint(&path)?, Some(EventId { commit_num: 5, op_num: 7 }));
+        assert_eq!(
+            Position::After(EventId { commit_num: 5, op_num: 7 }).query(1_000_000),
+            "limit=100000&iteratorType=AFTER_SEQUENCE_NUMBER&commitNum=5&opNum=7"
+        );
+        let parsed = parse_stream_response(page(2).as_bytes()).map_err(StreamError::BadResponse)?;
+        assert_eq!((parsed.format.as_str(), parsed.total_records), ("PG_JSON", 3));
+        assert!(parse_stream_response(b"{\"records\": []}").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
+
+/// The bulk path against the mock: CSV through the upload port, `POST /loader`, status polls.
+mod bulk_against_mock {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use graphetl_core::ErrorName;
+    use serde_json::{Value, json};
+
+    use super::mock::{Expect, MockNeptune, Reply};
+    use super::*;
+    use crate::bulk::{BulkConfig, BulkError, CsvUpload, bulk_load, loader_request, parse_start};
+    use crate::http::{Auth, ClientConfig, NeptuneClient, StaticCredentials};
+    use crate::local::{GraphSink, LocalGraph};
+
+    const REGION: &str = "us-east-2";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3";
+
+    #[derive(Default)]
+    struct Uploads(Mutex<Vec<(String, String)>>, bool);
+
+    impl CsvUpload for Uploads {
+        async fn put(&self, key: &str, body: String) -> Result<String, String> {
+            if self.1 {
+                return Err("AccessDenied".into());
+            }
+            if let Ok(mut files) = self.0.lock() {
+                files.push((key.to_owned(), body));
+            }
+            Ok(format!("s3://graphetl-data/{key}"))
+        }
+    }
+
+    fn client(mock: &MockNeptune) -> NeptuneClient {
+        let auth = Auth::Iam {
+            region: REGION.into(),
+            credentials: Arc::new(StaticCredentials::new("AKIDBULK", "bulk/secret", None)),
+        };
+        let mut config = ClientConfig::new(mock.endpoint(), auth);
+        config.connect_timeout = None;
+        config.request_timeout = None;
+        config.pool_idle_timeout = None;
+        config.jitter_seed = Some(3);
+        NeptuneClient::new(config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn expect() -> Expect {
+        Expect {
+            access_key: "AKIDBULK".into(),
+            secret: "bulk/secret".into(),
+            region: REGION.into(),
+            token: None,
+        }
+    }
+
+    fn graph() -> LocalGraph {
+        let batch = GraphBatch {
+            vertices: vec![
+                Vertex::new("checkout", "Service").with("name", s("checkout")),
+                Vertex::new("payments", "Service").with("name", s("payments")),
+            ],
+            edges: vec![
+                Edge::new("checkout->payments", "CALLS", "checkout", "payments")
+                    .with("requests", PropertyValue::Long(10)),
+            ],
+        };
+        let mut graph = LocalGraph::new();
+        GraphSink::upsert(&mut graph, &batch).unwrap_or_else(|e| panic!("{e}"));
+        graph
+    }
+
+    fn config() -> BulkConfig {
+        let mut config = BulkConfig::new(ROLE, REGION, "bulk/service-calls/run-1/");
+        config.poll_interval = Duration::from_secs(5);
+        config.max_wait = Duration::from_secs(60);
+        config
+    }
+
+    fn started(id: &str) -> Reply {
+        Reply::Body {
+            status: 200,
+            body: json!({"status": "200 OK", "payload": {"loadId": id}}).to_string(),
+        }
+    }
+
+    fn status(status: &str, extra: Value) -> Reply {
+        let mut overall = json!({"fullUri": "s3://graphetl-data/bulk/service-calls/run-1/",
+            "runNumber": 1, "retryNumber": 0, "status": status, "totalTimeSpent": 4,
+            "startTime": 1_763_600_000, "totalRecords": 9, "totalDuplicates": 0,
+            "parsingErrors": 0, "datatypeMismatchErrors": 0, "insertErrors": 0});
+        if let (Some(o), Some(e)) = (overall.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        let body = json!({"status": "200 OK", "payload": {
+            "feedCount": [{status: 1}],
+            "overallStatus": overall,
+            "errors": {"startIndex": 0, "endIndex": 0, "loadId": "job-1",
+                       "errorLogs": if extra.get("parsingErrors").is_some() {
+                           json!([{"errorCode": "PARSING_ERROR", "errorMessage": "bad header", "fileName": "edges.csv", "recordNum": 1}])
+                       } else { json!([]) }}
+        }});
+        Reply::Body { status: 200, body: body.to_string() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uploads_csv_starts_a_job_and_polls_until_completed() -> Result<(), BulkError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let uploads = Uploads::default();
+        mock.script([
+            started("job-1"),
+            status("LOAD_IN_QUEUE", json!({})),
+            Reply::error(500, "ThrottlingException"),
+            status("LOAD_IN_PROGRESS", json!({})),
+            status("LOAD_COMPLETED", json!({})),
+        ]);
+        let graph = graph();
+        let report = bulk_load(&client(&mock), &uploads, &graph, &config()).await?;
+        assert_eq!((report.load_id.as_str(), report.polls), ("job-1", 3));
+        assert_eq!((report.vertices, report.edges, report.status.total_records), (2, 1, 9));
+        assert_eq!(report.source, "s3://graphetl-data/bulk/service-calls/run-1/");
+        let files = uploads.0.lock().map(|f| f.clone()).unwrap_or_default();
+        let keys: Vec<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["bulk/service-calls/run-1/vertices.csv", "bulk/service-calls/run-1/edges.csv"]
+        );
+        assert_eq!(files[0].1, graph.vertices_csv()?);
+        assert_eq!(files[1].1, graph.edges_csv()?);
+        let requests = mock.requests();
+        let targets: Vec<&str> = requests.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(targets[0], "POST /loader");
+        assert!(targets[1..].iter().all(|t| *t == "GET /loader/job-1?details=true&errors=true"));
+        assert_eq!(targets.len(), 5, "one start, three polls and one throttled retry");
+        let body: Value = serde_json::from_str(&requests[0].body)
+            .map_err(|e| BulkError::BadResponse(e.to_string()))?;
+        assert_eq!(body, loader_request(&report.source, &config()));
+        assert_eq!(body["updateSingleCardinalityProperties"], "TRUE");
+        assert_eq!(body["failOnError"], "FALSE");
+        assert_eq!(body["parallelism"], "MEDIUM");
+        mock.assert_all_authenticated();
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_timed_out_and_unusable_jobs_are_errors() {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let client = client(&mock);
+        let graph = graph();
+        mock.script([started("job-2"), status("LOAD_FAILED", json!({"parsingErrors": 2}))]);
+        let failed = bulk_load(&client, &Uploads::default(), &graph, &config()).await.err();
+        assert!(
+            matches!(&failed, Some(BulkError::Failed { load_id, .. }) if load_id == "job-2"),
+            "{failed:?}"
+        );
+        assert_eq!(failed.as_ref().map(BulkError::error_name), Some(ErrorName::BadInput));
+        let message = failed.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("LOAD_FAILED") && message.contains("bad header"), "{message}");
+
+        mock.script([started("job-3")]);
+        mock.script((0..20).map(|_| status("LOAD_IN_PROGRESS", json!({}))));
+        let slow = bulk_load(&client, &Uploads::default(), &graph, &config()).await.err();
+        assert!(
+            matches!(&slow, Some(BulkError::TimedOut { last_status, .. }) if last_status == "LOAD_IN_PROGRESS"),
+            "{slow:?}"
+        );
+        assert_eq!(slow.map(|e| e.error_name()), Some(ErrorName::NeptuneTransient));
+
+        let denied =
+            bulk_load(&client, &Uploads(Mutex::default(), true), &graph, &config()).await.err();
+        assert!(matches!(denied, Some(BulkError::Upload { .. })));
+        assert!(parse_start(br#"{"payload":{"loadId":"../x?y"}}"#).is_err());
+        assert!(config().use_bulk(100_000) && !config().use_bulk(99_999));
+        mock.assert_all_authenticated();
     }
 }

@@ -1,0 +1,33 @@
+//! Entry point of the per-chunk load Lambda. All logic lives in the load handler.
+
+use std::sync::Arc;
+
+use graphetl_lambda::handlers::load::LoadHandler;
+use graphetl_lambda::kit;
+use graphetl_neptune::http::{Auth, CachedCredentials, ClientConfig, NeptuneClient};
+use graphetl_neptune::{Batcher, Budget, NeptuneSink, UpsertForm};
+use graphetl_storage::S3Store;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), kit::Error> {
+    kit::init_tracing();
+    let settings = kit::LoadSettings::from_env()?;
+    let auth = if settings.iam_auth {
+        let region = graphetl_neptune::http::default_region()
+            .await
+            .ok_or("no region for signing Neptune requests: set AWS_REGION")?;
+        Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
+    } else {
+        Auth::None
+    };
+    let client = Arc::new(NeptuneClient::new(ClientConfig::new(settings.endpoint, auth))?);
+    let batcher = Batcher::new(UpsertForm::for_engine(&settings.engine_version), Budget::default());
+    let store = S3Store::from_env().await;
+    let handler = LoadHandler::new(store);
+    kit::run(|item| {
+        let mut sink = NeptuneSink::new(client.clone(), batcher, settings.writers);
+        let handler = &handler;
+        async move { handler.handle(item, &mut sink).await }
+    })
+    .await
+}

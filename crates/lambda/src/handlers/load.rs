@@ -1,0 +1,106 @@
+//! The load step: one result chunk in, vertices and edges upserted into a graph sink.
+//!
+//! The chunk is a typed-header CSV written by the aggregate step
+//! ([`graphetl_athena::chunks`]); its rows go through the spec's `[graph]` mapping for the
+//! chunk's query and into any [`AsyncGraphSink`] — Neptune in the Lambda, the local graph in
+//! tests and local runs. Loading is idempotent (every element is upserted by its id), so a
+//! retried item writes the same graph. Rows the mapping rejects are logged with their reasons
+//! and counted in the response, not loaded.
+//!
+//! An edge needs both its vertices: a chunk of edges whose endpoints no earlier load created
+//! fails with `GraphEtl.BadInput` (Neptune's `mergeE` fails the same way), so the workflow loads
+//! vertex queries before edge queries.
+
+use graphetl_athena::chunks::parse_csv_chunk;
+use graphetl_core::ErrorName;
+use graphetl_core::contract::{LoadChunk, LoadResult};
+use graphetl_core::errors::StepError;
+use graphetl_neptune::load::load_results;
+use graphetl_neptune::local::AsyncGraphSink;
+use graphetl_storage::ObjectStore;
+
+use super::{load_spec, store_error};
+
+/// Rejected rows logged one by one per chunk; the rest are only counted.
+const REJECTED_LOGGED: usize = 20;
+
+/// The load handler: a store to read specs and chunks from. The sink is given per call, so one
+/// handler serves every invocation while each invocation gets its own sink (and counts).
+pub struct LoadHandler<S> {
+    store: S,
+}
+
+impl<S: ObjectStore> LoadHandler<S> {
+    /// Builds a handler reading from `store`.
+    pub fn new(store: S) -> LoadHandler<S> {
+        LoadHandler { store }
+    }
+
+    /// The store this handler reads.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Loads one chunk into `sink`.
+    pub async fn handle<K: AsyncGraphSink + Send>(
+        &self,
+        item: LoadChunk,
+        sink: &mut K,
+    ) -> Result<LoadResult, StepError> {
+        if item.bucket.is_empty() || item.key.is_empty() || item.key.ends_with('/') {
+            return Err(StepError::new(
+                ErrorName::BadEvent,
+                format!("bucket and an object key are required, got {item:?}"),
+            ));
+        }
+        if item.query.is_empty() {
+            return Err(StepError::new(ErrorName::BadEvent, "the query (result name) is empty"));
+        }
+        let spec = load_spec(&self.store, &item.bucket, &item.dataset).await?;
+        let source = format!("s3://{}/{}", item.bucket, item.key);
+        let bytes =
+            self.store.get_bytes(&item.bucket, &item.key).await.map_err(|e| store_error(&e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| StepError::new(ErrorName::BadInput, format!("{source} is not UTF-8")))?;
+        let chunk = parse_csv_chunk(&text)
+            .map_err(|e| StepError::new(ErrorName::BadInput, format!("{source}: {e}")))?;
+        let results = vec![(item.query.clone(), chunk.rows)];
+        let report = load_results(&spec, &results, sink)
+            .await
+            .map_err(|e| StepError::new(e.error_name(), format!("{source}: {e}")))?;
+        for (query, rejected) in report.rejected.iter().take(REJECTED_LOGGED) {
+            tracing::warn!(
+                key = %item.key,
+                query = %query,
+                row = rejected.row_index,
+                mapping = %rejected.mapping,
+                reason = %rejected.reason,
+                "row rejected by the graph mapping"
+            );
+        }
+        let result = LoadResult {
+            query: item.query,
+            key: item.key,
+            vertices: report.upsert.vertices as u64,
+            edges: report.upsert.edges as u64,
+            records: report.upsert.records as u64,
+            requests: report.upsert.requests as u64,
+            retries: report.upsert.retries as u64,
+            rejected_rows: report.rejected.len() as u64,
+        };
+        tracing::info!(
+            key = %result.key,
+            run_id = %item.run_id,
+            query = %result.query,
+            vertices = result.vertices,
+            edges = result.edges,
+            records = result.records,
+            requests = result.requests,
+            retries = result.retries,
+            rejected_rows = result.rejected_rows,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "loaded"
+        );
+        Ok(result)
+    }
+}
