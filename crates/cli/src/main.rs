@@ -32,6 +32,8 @@ enum Command {
     Failures(commands::failures::Args),
     /// Load aggregate results into Neptune (batched mergeV/mergeE, SigV4) or a local graph.
     Load(commands::load::Args),
+    /// Show what a load changed, from Neptune Streams (optionally resuming from a checkpoint).
+    Stream(commands::stream::Args),
     /// A loopback stand-in for Neptune's Gremlin endpoint (benchmarks, trying `load`).
     MockNeptune(commands::mock_neptune::Args),
     /// The local Step Functions interpreter: validate or run an ASL definition.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Failures(args) => commands::failures::run(&args),
         Command::Load(args) => commands::load::run(&args),
         Command::MockNeptune(args) => commands::mock_neptune::run(&args),
+        Command::Stream(args) => commands::stream::run(&args),
         Command::States(args) => commands::states::run(&args),
         Command::HistoryBudget(args) => commands::states::budget(&args),
         Command::SimulateRetries(args) => commands::simulate::run(&args),

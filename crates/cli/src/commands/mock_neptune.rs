@@ -1,6 +1,7 @@
 //! `graphetl mock-neptune`: a loopback stand-in for Neptune's Gremlin HTTP endpoint, for
 //! benchmarks and trying `graphetl load` without a cluster. It answers every POST /gremlin
-//! with an empty typed-GraphSON result after a fixed latency, and counts requests.
+//! with an empty typed-GraphSON result after a fixed latency, and counts requests; stream reads
+//! find no records.
 //! It checks nothing about the query: it is a stand-in for the wire, not for Gremlin.
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub(crate) struct Args {
 
 const BODY: &str = r#"{"requestId":"mock","status":{"message":"","code":200,"attributes":{"@type":"g:Map","@value":[]}},"result":{"data":{"@type":"g:List","@value":[]},"meta":{"@type":"g:Map","@value":[]}}}"#;
 
+const NO_STREAM_RECORDS: &str = r#"{"code":"StreamRecordsNotFoundException","requestId":"mock","detailedMessage":"No records found after the given position"}"#;
+
 async fn serve(
     stream: TcpStream,
     latency: Duration,
@@ -39,6 +42,7 @@ async fn serve(
         let mut length = 0usize;
         let mut line = String::new();
         let mut first = true;
+        let mut request_line = String::new();
         loop {
             line.clear();
             if reader.read_line(&mut line).await? == 0 {
@@ -47,6 +51,9 @@ async fn serve(
             let trimmed = line.trim_end();
             if trimmed.is_empty() && !first {
                 break;
+            }
+            if first {
+                request_line = trimmed.to_owned();
             }
             first = false;
             if let Some((name, value)) = trimmed.split_once(':')
@@ -59,9 +66,16 @@ async fn serve(
         reader.read_exact(&mut body).await?;
         tokio::time::sleep(latency).await;
         served.fetch_add(1, Ordering::Relaxed);
+        // Streams: the stand-in keeps no log, so every read finds no records, as Neptune answers
+        // when nothing changed after the position.
+        let (status, body) = if request_line.starts_with("GET /propertygraph/stream") {
+            ("404 Not Found", NO_STREAM_RECORDS)
+        } else {
+            ("200 OK", BODY)
+        };
         let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
-            BODY.len()
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         );
         write.write_all(response.as_bytes()).await?;
     }

@@ -9,6 +9,7 @@ pub(crate) mod reprocess;
 pub(crate) mod run;
 pub(crate) mod simulate;
 pub(crate) mod states;
+pub(crate) mod stream;
 pub(crate) mod transform;
 pub(crate) mod validate;
 

@@ -403,3 +403,31 @@ fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
+    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+        .args(["mock-neptune", "--latency-ms", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut line = String::new();
+    if let Some(stdout) = mock.stdout.take() {
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    let endpoint = line.trim().to_owned();
+    let out = graphetl(&["stream", "--endpoint", &endpoint, "--no-iam", "--from", "after:12/3"]);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "no changes");
+    let bad = graphetl(&["stream", "--endpoint", &endpoint, "--no-iam", "--from", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr)
+            .contains("expected trim-horizon, latest, at:COMMIT/OP or after:COMMIT/OP"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
