@@ -77,7 +77,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 reader = reader.with_checkpoint(path.clone());
                 reader.poll().await
             }
-            None => reader.read(args.from.clone()).await,
+            None => reader.read(args.from).await,
         };
         let poll = match poll {
             Ok(poll) => poll,
