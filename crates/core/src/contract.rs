@@ -75,6 +75,23 @@ pub struct LoadChunk {
     pub dataset: String,
     /// The run (execution name) this item belongs to; carried into logs.
     pub run_id: String,
+    /// Which elements to load from the chunk: the pipeline loads every chunk's vertices before
+    /// any chunk's edges, since an edge needs both of its vertices.
+    #[serde(default)]
+    pub phase: LoadPhase,
+}
+
+/// Which elements a load invocation writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadPhase {
+    /// Vertices, then edges (for a chunk loaded on its own).
+    #[default]
+    All,
+    /// Only the vertices the chunk's rows map to.
+    Vertices,
+    /// Only the edges (their vertices must already exist).
+    Edges,
 }
 
 /// What the load did with one chunk: the response of the `load` Lambda.

@@ -151,7 +151,7 @@ mod load_chunks {
     use std::num::NonZeroUsize;
 
     use graphetl_athena::{QueryResult, render_csv_chunks};
-    use graphetl_core::contract::LoadChunk;
+    use graphetl_core::contract::{LoadChunk, LoadPhase};
     use graphetl_neptune::LocalGraph;
     use graphetl_neptune::model::{PropertyValue, ResultValue, Row};
 
@@ -242,6 +242,7 @@ mod load_chunks {
             query: query.into(),
             dataset: "service-calls".into(),
             run_id: "test-run".into(),
+            phase: LoadPhase::All,
         }
     }
 
@@ -279,6 +280,31 @@ mod load_chunks {
         handler.handle(chunk(SERVICES, "services"), &mut graph).await?;
         handler.handle(chunk(EDGES, "edges"), &mut graph).await?;
         assert_eq!(graph, before);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn phases_load_vertices_then_edges() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, SERVICES, &services()).await?;
+        put_chunk(&env, EDGES, &edges()).await?;
+        let handler = LoadHandler::new(env.server.store());
+        let mut graph = LocalGraph::new();
+        let phase =
+            |key: &str, query: &str, phase: LoadPhase| LoadChunk { phase, ..chunk(key, query) };
+        // The edges phase of a chunk writes no vertex, the vertices phase no edge.
+        let edges_first =
+            handler.handle(phase(EDGES, "edges", LoadPhase::Vertices), &mut graph).await?;
+        assert_eq!((edges_first.vertices, edges_first.edges), (0, 0));
+        let vertices =
+            handler.handle(phase(SERVICES, "services", LoadPhase::Vertices), &mut graph).await?;
+        assert_eq!((vertices.vertices, vertices.edges), (2, 0));
+        let no_vertices =
+            handler.handle(phase(SERVICES, "services", LoadPhase::Edges), &mut graph).await?;
+        assert_eq!((no_vertices.vertices, no_vertices.edges), (0, 0));
+        let edges = handler.handle(phase(EDGES, "edges", LoadPhase::Edges), &mut graph).await?;
+        assert_eq!((edges.vertices, edges.edges), (0, 1));
+        assert!(graph.edge("checkout->payments").is_some());
         Ok(())
     }
 

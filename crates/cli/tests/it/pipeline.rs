@@ -36,9 +36,15 @@ fn every_execution_stays_under_2500_events_at_100k_and_10m_files() {
         let input = BudgetInput {
             items: files,
             retries: 2,
-            map_items: [("Aggregate".to_owned(), 20), ("Load".to_owned(), 100)]
-                .into_iter()
-                .collect(),
+            map_items: [
+                ("Aggregate".to_owned(), 20),
+                // Load chunks per phase: chunks hold many rows (the aggregate step's chunk size),
+                // so a run's graph fits in a few dozen.
+                ("LoadVertices".to_owned(), 50),
+                ("LoadEdges".to_owned(), 50),
+            ]
+            .into_iter()
+            .collect(),
             batch_size: Some(10),
             nested: vec![("process-files".to_owned(), process_files.clone())],
         };

@@ -13,6 +13,7 @@
 
 use graphetl_athena::chunks::parse_csv_chunk;
 use graphetl_core::ErrorName;
+use graphetl_core::contract::LoadPhase;
 use graphetl_core::contract::{LoadChunk, LoadResult};
 use graphetl_core::errors::StepError;
 use graphetl_neptune::load::load_results;
@@ -56,7 +57,12 @@ impl<S: ObjectStore> LoadHandler<S> {
         if item.query.is_empty() {
             return Err(StepError::new(ErrorName::BadEvent, "the query (result name) is empty"));
         }
-        let spec = load_spec(&self.store, &item.bucket, &item.dataset).await?;
+        let mut spec = load_spec(&self.store, &item.bucket, &item.dataset).await?;
+        match item.phase {
+            LoadPhase::All => {}
+            LoadPhase::Vertices => spec.graph.edges.clear(),
+            LoadPhase::Edges => spec.graph.vertices.clear(),
+        }
         let source = format!("s3://{}/{}", item.bucket, item.key);
         let bytes =
             self.store.get_bytes(&item.bucket, &item.key).await.map_err(|e| store_error(&e))?;
