@@ -54,6 +54,27 @@ pub(crate) struct Args {
     local_graph: Option<PathBuf>,
 }
 
+/// A Neptune client for `endpoint`: SigV4 with the standard credential chain unless `no_iam`.
+pub(crate) async fn neptune_client(
+    endpoint: &str,
+    no_iam: bool,
+    region: Option<&str>,
+) -> anyhow::Result<NeptuneClient> {
+    let auth = if no_iam {
+        Auth::None
+    } else {
+        let region = match region {
+            Some(region) => region.to_owned(),
+            None => graphetl_neptune::http::default_region()
+                .await
+                .context("no region: give --region or set AWS_REGION")?,
+        };
+        Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
+    };
+    NeptuneClient::new(ClientConfig::new(endpoint.to_owned(), auth))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 fn parse_result(text: &str) -> Result<(String, PathBuf), String> {
     let (name, path) = text.split_once('=').ok_or("expected NAME=PATH")?;
     Ok((name.to_owned(), PathBuf::from(path)))
@@ -204,19 +225,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let Some(endpoint) = &args.neptune_endpoint else {
             bail!("give --neptune-endpoint or --local-graph")
         };
-        let auth = if args.no_iam {
-            Auth::None
-        } else {
-            let region = match &args.region {
-                Some(region) => region.clone(),
-                None => graphetl_neptune::http::default_region()
-                    .await
-                    .context("no region: give --region or set AWS_REGION")?,
-            };
-            Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
-        };
-        let client = NeptuneClient::new(ClientConfig::new(endpoint.clone(), auth))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let client = neptune_client(endpoint, args.no_iam, args.region.as_deref()).await?;
         let writers = args.writers.unwrap_or_else(|| {
             2 * std::thread::available_parallelism().map(usize::from).unwrap_or(1)
         });

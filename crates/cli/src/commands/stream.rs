@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use graphetl_neptune::http::{Auth, CachedCredentials, ClientConfig, NeptuneClient};
+use anyhow::bail;
 use graphetl_neptune::streams::{EventId, Op, Position, StreamReader};
+
+use super::load::neptune_client;
 
 /// Arguments of `graphetl stream`.
 #[derive(Debug, clap::Args)]
@@ -58,19 +59,7 @@ fn parse_position(text: &str) -> Result<Position, String> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let auth = if args.no_iam {
-            Auth::None
-        } else {
-            let region = match &args.region {
-                Some(region) => region.clone(),
-                None => graphetl_neptune::http::default_region()
-                    .await
-                    .context("no region: give --region or set AWS_REGION")?,
-            };
-            Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
-        };
-        let client = NeptuneClient::new(ClientConfig::new(args.endpoint.clone(), auth))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let client = neptune_client(&args.endpoint, args.no_iam, args.region.as_deref()).await?;
         let mut reader = StreamReader::new(Arc::new(client), args.limit);
         let poll = match &args.checkpoint {
             Some(path) => {

@@ -364,17 +364,7 @@ fn load_into_a_local_graph_writes_neptune_csv() {
 
 #[test]
 fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
-    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
-        .args(["mock-neptune", "--latency-ms", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut line = String::new();
-    if let Some(stdout) = mock.stdout.take() {
-        use std::io::BufRead;
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-    }
-    let endpoint = line.trim().to_owned();
+    let (mut mock, endpoint) = start_mock_neptune();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (edges, services) = load_inputs(dir.path());
     let out = graphetl(&[
@@ -406,17 +396,7 @@ fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
 
 #[test]
 fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
-    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
-        .args(["mock-neptune", "--latency-ms", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut line = String::new();
-    if let Some(stdout) = mock.stdout.take() {
-        use std::io::BufRead;
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-    }
-    let endpoint = line.trim().to_owned();
+    let (mut mock, endpoint) = start_mock_neptune();
     let out = graphetl(&["stream", "--endpoint", &endpoint, "--no-iam", "--from", "after:12/3"]);
     let _ = mock.kill();
     let _ = mock.wait();
@@ -430,4 +410,19 @@ fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
         "{}",
         text(&bad.stderr)
     );
+}
+
+/// Starts `graphetl mock-neptune` with no latency; returns the process and its URL.
+fn start_mock_neptune() -> (std::process::Child, String) {
+    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+        .args(["mock-neptune", "--latency-ms", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut line = String::new();
+    if let Some(stdout) = mock.stdout.take() {
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    (mock, line.trim().to_owned())
 }
