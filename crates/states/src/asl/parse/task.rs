@@ -142,28 +142,39 @@ impl Parser {
         path: &str,
         entries: &[(String, Node)],
     ) -> Parsed<Vec<Retrier>> {
-        let at = Some(path);
-        let items = match get(entries, "Retry") {
+        self.error_handlers(path, entries, "Retry", "retriers", Self::retrier)
+    }
+
+    /// A `Retry` or `Catch` array: each entry parsed by `one`, told whether it is the last.
+    fn error_handlers<T>(
+        &mut self,
+        path: &str,
+        entries: &[(String, Node)],
+        field: &str,
+        what: &str,
+        one: fn(&mut Self, &str, &str, &Node, bool) -> Parsed<T>,
+    ) -> Parsed<Vec<T>> {
+        let items = match get(entries, field) {
             None => return Ok(Vec::new()),
             Some(Node::Array(items)) => items,
             Some(other) => {
                 return Err(self.report(
-                    at,
-                    "Retry",
-                    format!("must be an array of retriers, found {}", other.kind()),
+                    Some(path),
+                    field,
+                    format!("must be an array of {what}, found {}", other.kind()),
                 ));
             }
         };
-        let mut retriers = Vec::with_capacity(items.len());
+        let mut parsed = Vec::with_capacity(items.len());
         let mut complete = true;
         for (position, item) in items.iter().enumerate() {
-            let prefix = format!("Retry[{position}]");
-            match self.retrier(path, &prefix, item, position + 1 == items.len()) {
-                Ok(retrier) => retriers.push(retrier),
+            let prefix = format!("{field}[{position}]");
+            match one(self, path, &prefix, item, position + 1 == items.len()) {
+                Ok(value) => parsed.push(value),
                 Err(Reported) => complete = false,
             }
         }
-        if complete { Ok(retriers) } else { Err(Reported) }
+        if complete { Ok(parsed) } else { Err(Reported) }
     }
 
     /// One retrier.
@@ -224,28 +235,7 @@ impl Parser {
         path: &str,
         entries: &[(String, Node)],
     ) -> Parsed<Vec<Catcher>> {
-        let at = Some(path);
-        let items = match get(entries, "Catch") {
-            None => return Ok(Vec::new()),
-            Some(Node::Array(items)) => items,
-            Some(other) => {
-                return Err(self.report(
-                    at,
-                    "Catch",
-                    format!("must be an array of catchers, found {}", other.kind()),
-                ));
-            }
-        };
-        let mut catchers = Vec::with_capacity(items.len());
-        let mut complete = true;
-        for (position, item) in items.iter().enumerate() {
-            let prefix = format!("Catch[{position}]");
-            match self.catcher(path, &prefix, item, position + 1 == items.len()) {
-                Ok(catcher) => catchers.push(catcher),
-                Err(Reported) => complete = false,
-            }
-        }
-        if complete { Ok(catchers) } else { Err(Reported) }
+        self.error_handlers(path, entries, "Catch", "catchers", Self::catcher)
     }
 
     /// One catcher.
