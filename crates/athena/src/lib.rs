@@ -8,11 +8,16 @@
 //!   [`engine::aggregate`], which runs every query of a dataset spec on any engine.
 //! - `chunks`: result rows → CSV chunk files of N rows with a typed header, and back, for the
 //!   load Map.
-//!
-//! Not here yet (issue 5): the local DataFusion engine and the Athena adapter.
+//! - `local` (feature `local`): [`local::LocalEngine`], DataFusion over the curated Parquet on
+//!   this machine running the same SQL text, with Trino-named functions registered by
+//!   `aliases` where the two dialects differ.
 
+#[cfg(feature = "local")]
+mod aliases;
 pub mod chunks;
 pub mod engine;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod sql;
 
 pub use chunks::{ChunkError, parse_csv_chunk, render_csv_chunks, write_csv_chunks};
@@ -22,5 +27,7 @@ pub use engine::{
 };
 pub use sql::{RenderError, render_sql};
 
+#[cfg(all(test, feature = "local"))]
+mod local_tests;
 #[cfg(test)]
 mod tests;

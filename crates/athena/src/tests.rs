@@ -16,11 +16,11 @@ use crate::{
     write_csv_chunks,
 };
 
-fn datasets_dir() -> PathBuf {
+pub(crate) fn datasets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
 }
 
-fn load_spec(name: &str) -> DatasetSpec {
+pub(crate) fn load_spec(name: &str) -> DatasetSpec {
     let path = datasets_dir().join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     DatasetSpec::from_toml_str(&text, &path.display().to_string())
