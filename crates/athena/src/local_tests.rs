@@ -331,9 +331,10 @@ fn trino_functions_are_registered_and_bad_sql_is_invalid() {
     assert_eq!(row["bad"], ResultValue::Null);
 
     // Trino: approx_percentile over 1..=5 at 0.5 is 3; approx_distinct counts distinct values.
-    let approx = run("SELECT approx_percentile(x, 0.5) AS p50, approx_distinct(CAST(x AS BIGINT)) AS n \
+    let approx =
+        run("SELECT approx_percentile(x, 0.5) AS p50, approx_distinct(CAST(x AS BIGINT)) AS n \
          FROM (VALUES (1.0), (2.0), (3.0), (4.0), (5.0), (5.0)) AS t(x)")
-    .unwrap();
+        .unwrap();
     assert_eq!(approx.rows[0]["n"], ResultValue::Int(5));
     match approx.rows[0]["p50"] {
         ResultValue::Float(x) => assert!((3.0..=4.0).contains(&x), "p50 = {x}"),
