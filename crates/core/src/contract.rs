@@ -6,6 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod aggregate;
+pub use aggregate::{
+    AggregateEvent, AggregateOutput, AggregatePlan, AggregatePlanRequest, AggregateQueryRequest,
+    ChunkRef, PlannedQuery,
+};
+
 /// One Map item of the TransformFiles step: the event of the `transform` Lambda.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

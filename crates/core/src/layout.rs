@@ -23,6 +23,20 @@ pub fn spec_key(dataset: &str) -> String {
     format!("datasets/{dataset}.toml")
 }
 
+/// Key of a spec's SQL file in the bucket: the path the spec names, under `datasets/`
+/// (`service-calls/edges.sql` → `datasets/service-calls/edges.sql`), as the spec sits in
+/// `datasets/` too.
+pub fn sql_key(sql_path: &str) -> String {
+    format!("datasets/{}", sql_path.trim_start_matches("./"))
+}
+
+/// Prefix of one query's result chunks for a range of days:
+/// `aggregates/<dataset>/<query>/dt_from=<day>/dt_to=<day>/`. Re-running the same days
+/// replaces the chunks there.
+pub fn aggregate_prefix(dataset: &str, query: &str, dt_from: &str, dt_to: &str) -> String {
+    format!("aggregates/{dataset}/{query}/dt_from={dt_from}/dt_to={dt_to}/")
+}
+
 /// Prefix of one run's files (ResultWriter output, summary): `runs/<run_id>/`.
 pub fn run_prefix(run_id: &str) -> String {
     format!("runs/{run_id}/")
