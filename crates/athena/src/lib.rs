@@ -11,9 +11,16 @@
 //! - `local` (feature `local`): [`local::LocalEngine`], DataFusion over the curated Parquet on
 //!   this machine running the same SQL text, with Trino-named functions registered by
 //!   `aliases` where the two dialects differ.
+//! - `athena` (feature `aws`): [`athena::AthenaEngine`], the engine on Amazon Athena: idempotent
+//!   starts (a token per run and query), throttling and polling with capped exponential backoff
+//!   and full jitter, failures classified from Athena's `AthenaError`, a stop near the Lambda
+//!   deadline, and the result CSV read from S3 through `graphetl_storage::ObjectStore`.
+//!   Without the feature the crate does not build the AWS SDK.
 
 #[cfg(feature = "local")]
 mod aliases;
+#[cfg(feature = "aws")]
+pub mod athena;
 pub mod chunks;
 pub mod engine;
 #[cfg(feature = "local")]
