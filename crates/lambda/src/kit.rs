@@ -2,6 +2,7 @@
 //! `Diagnostic` with the stable error name as `errorType`.
 
 use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use graphetl_core::errors::StepError;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -54,6 +55,73 @@ where
         }
     }))
     .await
+}
+
+/// Like [`run`], but the handler also gets the invocation's deadline as an [`Instant`] (from the
+/// Lambda context), so long steps can stop cleanly before the function is killed.
+pub async fn run_with_deadline<E, R, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(E, Instant) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<R, StepError>> + Send,
+{
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let handler = &handler;
+        async move {
+            let deadline = deadline_instant(event.context.deadline, SystemTime::now());
+            let payload: E = serde_json::from_value(event.payload).map_err(|e| {
+                diagnostic(&StepError::new(
+                    graphetl_core::ErrorName::BadEvent,
+                    format!("the event does not match the contract: {e}"),
+                ))
+            })?;
+            handler(payload, deadline).await.map_err(|e| {
+                tracing::error!(error_type = e.name.as_str(), cause = %e.cause, "step failed");
+                diagnostic(&e)
+            })
+        }
+    }))
+    .await
+}
+
+/// The [`Instant`] of a deadline given in milliseconds since the epoch (the Lambda context's),
+/// seen at `now`; a deadline already past is "now".
+pub fn deadline_instant(deadline_epoch_ms: u64, now: SystemTime) -> Instant {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_epoch_ms);
+    let left = deadline.duration_since(now).unwrap_or(Duration::ZERO);
+    Instant::now() + left
+}
+
+/// Typed settings of the aggregate function, read once at init.
+#[derive(Debug, Clone)]
+pub struct AggregateSettings {
+    /// Rows per result chunk (`GRAPHETL_CHUNK_ROWS`, default
+    /// [`crate::handlers::aggregate::DEFAULT_ROWS_PER_CHUNK`]): one chunk is one load invocation.
+    pub rows_per_chunk: std::num::NonZeroUsize,
+}
+
+impl AggregateSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<AggregateSettings, Error> {
+        Ok(AggregateSettings::from_lookup(|name| std::env::var(name).ok())?)
+    }
+
+    /// Reads the settings through `lookup` (an environment variable's value by name).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<AggregateSettings, String> {
+        let rows = match lookup("GRAPHETL_CHUNK_ROWS").filter(|v| !v.trim().is_empty()) {
+            None => crate::handlers::aggregate::DEFAULT_ROWS_PER_CHUNK,
+            Some(value) => {
+                value.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("GRAPHETL_CHUNK_ROWS={value:?} is not a positive number")
+                })?
+            }
+        };
+        let rows_per_chunk = std::num::NonZeroUsize::new(rows).ok_or("GRAPHETL_CHUNK_ROWS is 0")?;
+        Ok(AggregateSettings { rows_per_chunk })
+    }
 }
 
 /// Typed settings of the transform function, read once at init.

@@ -15,4 +15,6 @@ pub mod local;
 pub use graphetl_core::errors::StepError;
 
 #[cfg(test)]
+mod aggregate_tests;
+#[cfg(test)]
 mod tests;
