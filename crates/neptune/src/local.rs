@@ -621,3 +621,43 @@ fn tooltip(id: &str, properties: &BTreeMap<String, PropertyValue>) -> String {
     }
     text
 }
+
+/// A [`LocalGraph`] shared by concurrent loads (the local run's load invocations), which also
+/// counts the Gremlin requests Neptune would get for the same batches (reported as `requests`).
+#[derive(Debug, Clone)]
+pub struct SharedGraph {
+    graph: std::sync::Arc<std::sync::Mutex<LocalGraph>>,
+    batcher: crate::gremlin::Batcher,
+}
+
+impl SharedGraph {
+    /// An empty shared graph; requests are counted with `batcher`.
+    pub fn new(batcher: crate::gremlin::Batcher) -> SharedGraph {
+        SharedGraph { graph: std::sync::Arc::default(), batcher }
+    }
+
+    /// A copy of the graph as it is now.
+    pub fn snapshot(&self) -> LocalGraph {
+        match self.graph.lock() {
+            Ok(graph) => graph.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl GraphSink for SharedGraph {
+    fn upsert(&mut self, batch: &GraphBatch) -> Result<UpsertStats, SinkError> {
+        let requests = self
+            .batcher
+            .requests(batch)
+            .map_err(|e| SinkError::Unrepresentable { format: "Gremlin", what: e.to_string() })?
+            .len();
+        let mut graph = match self.graph.lock() {
+            Ok(graph) => graph,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut stats = GraphSink::upsert(&mut *graph, batch)?;
+        stats.requests = requests;
+        Ok(stats)
+    }
+}
