@@ -2964,6 +2964,7 @@ mod bulk_against_mock {
     use crate::bulk::{BulkConfig, BulkError, CsvUpload, bulk_load, loader_request, parse_start};
     use crate::http::{Auth, ClientConfig, NeptuneClient, StaticCredentials};
     use crate::local::{GraphSink, LocalGraph};
+    use crate::model::{ResultValue, Row};
 
     const REGION: &str = "us-east-2";
     const ROLE: &str = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3";
@@ -3123,5 +3124,138 @@ mod bulk_against_mock {
         assert!(parse_start(br#"{"payload":{"loadId":"../x?y"}}"#).is_err());
         assert!(config().use_bulk(100_000) && !config().use_bulk(99_999));
         mock.assert_all_authenticated();
+    }
+
+    fn spec() -> graphetl_core::DatasetSpec {
+        let text = include_str!("../../../datasets/service-calls.toml");
+        graphetl_core::DatasetSpec::from_toml_str(text, "service-calls.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn services(names: &[&str]) -> Vec<(String, Vec<Row>)> {
+        let rows = names
+            .iter()
+            .map(|name| {
+                [
+                    ("name".to_owned(), ResultValue::String((*name).to_owned())),
+                    ("requests_in".to_owned(), ResultValue::Int(1)),
+                    ("requests_out".to_owned(), ResultValue::Int(2)),
+                    ("error_rate".to_owned(), ResultValue::Float(0.5)),
+                ]
+                .into_iter()
+                .collect()
+            })
+            .collect();
+        vec![("services".to_owned(), rows)]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn routed_loads_take_the_bulk_path_at_the_threshold_and_upserts_below() {
+        use crate::load::{BulkRoute, load_results_routed, prepare_results};
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let client = client(&mock);
+        let uploads = Uploads::default();
+        let results = services(&["checkout", "payments", "ledger"]);
+        let (prepared, batch) =
+            prepare_results(&spec(), &results).unwrap_or_else(|e| panic!("{e}"));
+        assert!(prepared.rejected.is_empty(), "{:?}", prepared.rejected);
+        assert_eq!(batch.records(), 15, "3 vertices, a label and 4 properties each");
+        let mut config = config();
+        config.min_records = batch.records();
+
+        mock.script([started("job-7"), status("LOAD_COMPLETED", json!({}))]);
+        let mut local = LocalGraph::new();
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        let report = load_results_routed(&spec(), &results, &mut local, Some(route))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.path(), "bulk");
+        assert_eq!(report.bulk.as_ref().map(|b| b.load_id.as_str()), Some("job-7"));
+        assert_eq!((report.upsert.vertices, report.upsert.edges), (3, 0));
+        assert_eq!(report.upsert.records, batch.records());
+        assert_eq!(report.upsert.requests, 2, "one start, one poll");
+        assert_eq!(local.vertices().count(), 0, "the sink is not used on the bulk path");
+        let keys: Vec<String> = uploads
+            .0
+            .lock()
+            .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["bulk/service-calls/run-1/vertices.csv"], "no edges, no edges.csv");
+        let body: Value = serde_json::from_str(&mock.requests()[0].body).unwrap_or_default();
+        assert_eq!(body["queueRequest"], "TRUE");
+
+        config.min_records = batch.records() + 1;
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        let report = load_results_routed(&spec(), &results, &mut local, Some(route))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.path(), "upsert");
+        assert_eq!(local.vertices().count(), 3);
+        assert_eq!(mock.requests().len(), 2, "nothing more sent to Neptune");
+
+        // A failed job is the load's error, with the loader's stable name.
+        config.min_records = 1;
+        mock.script([started("job-8"), status("LOAD_FAILED", json!({"parsingErrors": 1}))]);
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        match load_results_routed(&spec(), &results, &mut local, Some(route)).await {
+            Err(error) => {
+                assert_eq!(error.error_name(), ErrorName::BadInput);
+                assert!(error.to_string().contains("job-8"), "{error}");
+            }
+            Ok(report) => panic!("a failed job loaded: {report:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_edges_only_graph_is_staged_and_uploads_edges_alone() -> Result<(), BulkError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let batch = GraphBatch {
+            vertices: vec![],
+            edges: vec![
+                Edge::new("a->b", "CALLS", "a", "b").with("requests", PropertyValue::Long(1)),
+            ],
+        };
+        let mut graph = LocalGraph::new();
+        assert!(GraphSink::upsert(&mut graph.clone(), &batch).is_err(), "upsert checks endpoints");
+        let staged = graph.stage(&batch);
+        assert_eq!((staged.vertices, staged.edges, staged.records), (0, 1, 2));
+        let uploads = Uploads::default();
+        mock.script([started("job-9"), status("LOAD_COMPLETED", json!({}))]);
+        let report = bulk_load(&client(&mock), &uploads, &graph, &config()).await?;
+        assert_eq!(report.source, "s3://graphetl-data/bulk/service-calls/run-1/");
+        let keys: Vec<String> = uploads
+            .0
+            .lock()
+            .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["bulk/service-calls/run-1/edges.csv"]);
+        let empty = bulk_load(&client(&mock), &uploads, &LocalGraph::new(), &config()).await.err();
+        assert!(matches!(empty, Some(BulkError::Empty)), "{empty:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn loader_statuses_map_to_stable_names() {
+        use crate::bulk::LoaderStatus;
+        let named = |status: &str, insert_errors: u64, logs: &[&str]| {
+            LoaderStatus {
+                status: status.into(),
+                insert_errors,
+                error_logs: logs.iter().map(|l| (*l).to_owned()).collect(),
+                ..LoaderStatus::default()
+            }
+            .error_name()
+        };
+        let missing = r#"{"errorCode":"FROM_OR_TO_VERTEX_ARE_MISSING"}"#;
+        assert_eq!(named("LOAD_FAILED", 0, &[missing]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_FAILED", 3, &[]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_COMMITTED_W_WRITE_CONFLICTS", 2, &[]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_FAILED", 0, &[]), ErrorName::Internal);
+        assert_eq!(named("LOAD_S3_ACCESS_DENIED_ERROR", 0, &[]), ErrorName::StorageAccessDenied);
+        assert_eq!(named("LOAD_S3_READ_ERROR", 0, &[]), ErrorName::StorageUnavailable);
+        assert_eq!(named("LOAD_DATA_DEADLOCK", 0, &[]), ErrorName::NeptuneTransient);
+        assert_eq!(named("LOAD_COMMITTED_W_WRITE_CONFLICTS", 0, &[]), ErrorName::NeptuneTransient);
+        assert_eq!(named("LOAD_CANCELLED_BY_USER", 0, &[]), ErrorName::Internal);
+        assert_eq!(named("LOAD_FAILED_INVALID_REQUEST", 0, &[]), ErrorName::Internal);
     }
 }
