@@ -120,6 +120,23 @@ pub struct LoadResult {
     pub retries: u64,
     /// Rows the `[graph]` mapping rejected (logged with their reasons, not loaded).
     pub rejected_rows: u64,
+    /// How the chunk was written: Gremlin upserts, or a Neptune bulk-loader job.
+    #[serde(default)]
+    pub path: LoadPath,
+    /// The loader job id when `path` is `bulk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_load_id: Option<String>,
+}
+
+/// How a load wrote its chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadPath {
+    /// Batched `mergeV`/`mergeE` requests (or the local graph).
+    #[default]
+    Upsert,
+    /// CSV files in S3 and a `/loader` job (chunks at or above the bulk threshold).
+    Bulk,
 }
 
 #[cfg(test)]

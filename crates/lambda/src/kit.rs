@@ -152,6 +152,13 @@ impl TransformSettings {
 /// falling back to `NEPTUNE_<NAME>`: `ENDPOINT` (required: a host or `https://host:port`),
 /// `PORT` (added when the endpoint has none), `IAM_AUTH` (default `true`), `WRITERS` (default
 /// 2 × this function's vCPUs) and `ENGINE_VERSION` (default `1.3.2.0`; picks the mergeV form).
+///
+/// The bulk path is on when `BULK_ROLE_ARN` is set (the IAM role the cluster assumes to read the
+/// data bucket; it must be attached to the cluster): chunks of at least `BULK_MIN_RECORDS`
+/// records (default 100,000) are written as CSV under `runs/<run_id>/bulk/…` and loaded with a
+/// `/loader` job, polled every `BULK_POLL_SECONDS` (default 5) for at most
+/// `BULK_MAX_WAIT_SECONDS` (default 780, under the function's 900 s timeout). The loader's
+/// region is `AWS_REGION` (set by Lambda).
 #[derive(Debug, Clone)]
 pub struct LoadSettings {
     /// `https://host:port` of the cluster endpoint.
@@ -162,7 +169,12 @@ pub struct LoadSettings {
     pub writers: usize,
     /// Neptune engine version.
     pub engine_version: graphetl_neptune::EngineVersion,
+    /// The bulk path's settings (`None`: every chunk is upserted). The prefix is set per item.
+    pub bulk: Option<graphetl_neptune::bulk::BulkConfig>,
 }
+
+/// Bulk loads wait at most this long by default: under the load function's 900 s timeout.
+pub const DEFAULT_BULK_MAX_WAIT_SECONDS: u64 = 780;
 
 /// The engine version assumed when none is configured.
 pub const DEFAULT_ENGINE_VERSION: &str = "1.3.2.0";
@@ -218,11 +230,39 @@ impl LoadSettings {
             None => DEFAULT_ENGINE_VERSION.parse().map_err(|e| format!("{e}"))?,
             Some((name, value)) => value.parse().map_err(|e| format!("{name}={value:?}: {e}"))?,
         };
+        let bulk = match get("BULK_ROLE_ARN") {
+            None => None,
+            Some((_, role)) => {
+                let region = lookup("AWS_REGION")
+                    .or_else(|| lookup("AWS_DEFAULT_REGION"))
+                    .filter(|r| !r.trim().is_empty())
+                    .ok_or("the bulk path (GRAPHETL_NEPTUNE_BULK_ROLE_ARN) needs AWS_REGION")?;
+                let mut config = graphetl_neptune::bulk::BulkConfig::new(role, region.trim(), "");
+                let number = |name: &str, default: u64| match get(name) {
+                    None => Ok(default),
+                    Some((name, value)) => match value.parse::<u64>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(format!("{name}={value:?} is not a positive number")),
+                    },
+                };
+                config.min_records =
+                    usize::try_from(number("BULK_MIN_RECORDS", config.min_records as u64)?)
+                        .unwrap_or(usize::MAX);
+                config.poll_interval =
+                    std::time::Duration::from_secs(number("BULK_POLL_SECONDS", 5)?);
+                config.max_wait = std::time::Duration::from_secs(number(
+                    "BULK_MAX_WAIT_SECONDS",
+                    DEFAULT_BULK_MAX_WAIT_SECONDS,
+                )?);
+                Some(config)
+            }
+        };
         Ok(LoadSettings {
             endpoint: endpoint_url(&endpoint, port),
             iam_auth,
             writers,
             engine_version,
+            bulk,
         })
     }
 }

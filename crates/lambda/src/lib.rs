@@ -6,8 +6,11 @@
 //! settings from the environment and the conversion of a [`StepError`] into a Lambda
 //! `Diagnostic` whose `errorType` is the stable name the ASL matches.
 //!
+//! `bulk` adapts the storage port to the Neptune crate's CSV upload port for the bulk path.
+//!
 //! Only this crate and the CLI read configuration; the handlers receive plain structs.
 
+pub mod bulk;
 pub mod handlers;
 pub mod kit;
 pub mod local;

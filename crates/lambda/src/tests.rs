@@ -155,6 +155,15 @@ mod load_chunks {
     use graphetl_neptune::LocalGraph;
     use graphetl_neptune::model::{PropertyValue, ResultValue, Row};
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use graphetl_core::contract::LoadPath;
+    use graphetl_neptune::bulk::BulkConfig;
+    use graphetl_neptune::http::{Auth, ClientConfig};
+    use graphetl_neptune::{Batcher, Budget, NeptuneClient, NeptuneSink, UpsertForm};
+    use serde_json::json;
+
     use super::*;
     use crate::handlers::load::LoadHandler;
     use crate::kit::LoadSettings;
@@ -380,6 +389,266 @@ mod load_chunks {
         assert!(settings(&bad).is_err_and(|e| e.contains("NEPTUNE_IAM_AUTH")));
         let bad = [("NEPTUNE_ENDPOINT", "h"), ("GRAPHETL_NEPTUNE_PORT", "x")];
         assert!(settings(&bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_settings_from_the_environment() -> Result<(), String> {
+        let endpoint = ("NEPTUNE_ENDPOINT", "h");
+        assert!(settings(&[endpoint])?.bulk.is_none(), "bulk is off by default");
+        let role = ("GRAPHETL_NEPTUNE_BULK_ROLE_ARN", "arn:aws:iam::123456789012:role/Load");
+        let s = settings(&[endpoint, role, ("AWS_REGION", "eu-west-1")])?;
+        let bulk = s.bulk.ok_or("bulk is on with a role")?;
+        assert_eq!((bulk.iam_role_arn.as_str(), bulk.region.as_str()), (role.1, "eu-west-1"));
+        assert_eq!(bulk.min_records, 100_000);
+        assert_eq!(bulk.max_wait.as_secs(), crate::kit::DEFAULT_BULK_MAX_WAIT_SECONDS);
+        let s = settings(&[
+            endpoint,
+            role,
+            ("AWS_REGION", "eu-west-1"),
+            ("GRAPHETL_NEPTUNE_BULK_MIN_RECORDS", "5000"),
+            ("GRAPHETL_NEPTUNE_BULK_POLL_SECONDS", "2"),
+            ("GRAPHETL_NEPTUNE_BULK_MAX_WAIT_SECONDS", "60"),
+        ])?;
+        let bulk = s.bulk.ok_or("bulk is on with a role")?;
+        assert_eq!(
+            (bulk.min_records, bulk.poll_interval.as_secs(), bulk.max_wait.as_secs()),
+            (5000, 2, 60)
+        );
+        assert!(settings(&[endpoint, role]).is_err_and(|e| e.contains("AWS_REGION")));
+        let bad = [endpoint, role, ("AWS_REGION", "r"), ("GRAPHETL_NEPTUNE_BULK_MIN_RECORDS", "0")];
+        assert!(settings(&bad).is_err_and(|e| e.contains("BULK_MIN_RECORDS")));
+        Ok(())
+    }
+
+    /// A loopback stand-in for Neptune's loader and Gremlin endpoints: `POST /loader` answers
+    /// `load-<n>`, `GET /loader/<id>` answers the scripted statuses in order (the last one
+    /// repeats), `POST /gremlin` an empty result. Every request line and body is recorded.
+    struct LoaderStandIn {
+        endpoint: String,
+        log: Arc<Mutex<Vec<(String, String)>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for LoaderStandIn {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    const GREMLIN_OK: &str = r#"{"requestId":"x","status":{"message":"","code":200,"attributes":{"@type":"g:Map","@value":[]}},"result":{"data":{"@type":"g:List","@value":[]},"meta":{"@type":"g:Map","@value":[]}}}"#;
+
+    impl LoaderStandIn {
+        async fn start(statuses: Vec<serde_json::Value>) -> std::io::Result<LoaderStandIn> {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let endpoint = format!("http://{}", listener.local_addr()?);
+            let log: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+            let state = Arc::new((log.clone(), statuses, AtomicUsize::new(0)));
+            let task = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let _ = serve(stream, &state.0, &state.1, &state.2).await;
+                    });
+                }
+            });
+            Ok(LoaderStandIn { endpoint, log, task })
+        }
+
+        fn requests(&self) -> Vec<(String, String)> {
+            self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        }
+
+        fn client(&self) -> Arc<NeptuneClient> {
+            let client = NeptuneClient::new(ClientConfig::new(self.endpoint.clone(), Auth::None));
+            Arc::new(client.unwrap_or_else(|e| panic!("{e}")))
+        }
+    }
+
+    async fn serve(
+        stream: tokio::net::TcpStream,
+        log: &Mutex<Vec<(String, String)>>,
+        statuses: &[serde_json::Value],
+        polls: &AtomicUsize,
+    ) -> std::io::Result<()> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        loop {
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).await? == 0 {
+                return Ok(());
+            }
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                if line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).await?;
+            let target: String =
+                request_line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let starts = log
+                .lock()
+                .map(|mut l| {
+                    l.push((target.clone(), String::from_utf8_lossy(&body).into_owned()));
+                    l.iter().filter(|(t, _)| t == "POST /loader").count()
+                })
+                .unwrap_or(0);
+            let answer = if target == "POST /loader" {
+                serde_json::json!({"status": "200 OK", "payload": {"loadId": format!("load-{starts}")}})
+                    .to_string()
+            } else if target.starts_with("GET /loader/") {
+                let n = polls.fetch_add(1, Ordering::SeqCst).min(statuses.len().saturating_sub(1));
+                let status = statuses.get(n).cloned().unwrap_or_default();
+                serde_json::json!({"status": "200 OK", "payload": status}).to_string()
+            } else {
+                GREMLIN_OK.to_owned()
+            };
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            write.write_all(response.as_bytes()).await?;
+        }
+    }
+
+    fn loader_status(
+        status: &str,
+        insert_errors: u64,
+        logs: serde_json::Value,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "overallStatus": {"status": status, "totalRecords": 9, "insertErrors": insert_errors,
+                              "parsingErrors": 0, "datatypeMismatchErrors": 0},
+            "errors": {"errorLogs": logs}
+        })
+    }
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3";
+
+    fn bulk_config(min_records: usize) -> BulkConfig {
+        let mut config = BulkConfig::new(ROLE, "us-east-1", "ignored/");
+        config.min_records = min_records;
+        config.poll_interval = std::time::Duration::from_millis(10);
+        config
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn above_the_threshold_chunks_go_to_s3_and_the_loader() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, SERVICES, &services()).await?;
+        put_chunk(&env, EDGES, &edges()).await?;
+        let neptune = LoaderStandIn::start(vec![
+            loader_status("LOAD_IN_QUEUE", 0, json!([])),
+            loader_status("LOAD_IN_PROGRESS", 0, json!([])),
+            loader_status("LOAD_COMPLETED", 0, json!([])),
+        ])
+        .await?;
+        // The services chunk maps to 9 records (2 vertices; a row without a name is rejected).
+        let handler =
+            LoadHandler::new(env.server.store()).with_bulk(neptune.client(), bulk_config(9));
+        let mut graph = LocalGraph::new();
+        let loaded = handler.handle(chunk(SERVICES, "services"), &mut graph).await?;
+        assert_eq!(loaded.path, LoadPath::Bulk);
+        assert_eq!(loaded.bulk_load_id.as_deref(), Some("load-1"));
+        assert_eq!((loaded.vertices, loaded.edges, loaded.records), (2, 0, 9));
+        assert_eq!(loaded.requests, 4, "one start and three polls");
+        assert_eq!(graph, LocalGraph::new(), "the upsert sink is not used");
+        let prefix = "runs/test-run/bulk/services/chunk-00000-all/";
+        assert_eq!(env.keys(prefix).await?, [format!("{prefix}vertices.csv")]);
+        let uploaded =
+            env.server.store().get_bytes(BUCKET, &format!("{prefix}vertices.csv")).await?;
+        let mut expected = LocalGraph::new();
+        let same = LoadHandler::new(env.server.store());
+        same.handle(chunk(SERVICES, "services"), &mut expected).await?;
+        assert_eq!(String::from_utf8(uploaded)?, expected.vertices_csv()?);
+        let requests = neptune.requests();
+        let targets: Vec<&str> = requests.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(targets[0], "POST /loader");
+        assert!(targets[1..].iter().all(|t| t.starts_with("GET /loader/load-1?")), "{targets:?}");
+        assert_eq!(targets.len(), 4);
+        let start: serde_json::Value = serde_json::from_str(&requests[0].1)?;
+        assert_eq!(start["source"], format!("s3://{BUCKET}/{prefix}"));
+        assert_eq!(
+            (start["iamRoleArn"].as_str(), start["format"].as_str()),
+            (Some(ROLE), Some("csv"))
+        );
+        let response = serde_json::to_value(&loaded)?;
+        assert_eq!(
+            (response["path"].as_str(), response["bulk_load_id"].as_str()),
+            (Some("bulk"), Some("load-1"))
+        );
+
+        // The edges phase of the edges chunk uploads edges.csv alone, in its own folder.
+        let edges = LoadChunk { phase: LoadPhase::Edges, ..chunk(EDGES, "edges") };
+        let handler =
+            LoadHandler::new(env.server.store()).with_bulk(neptune.client(), bulk_config(1));
+        let loaded = handler.handle(edges, &mut graph).await?;
+        assert_eq!(
+            (loaded.path, loaded.edges, loaded.bulk_load_id.as_deref()),
+            (LoadPath::Bulk, 1, Some("load-2"))
+        );
+        let prefix = "runs/test-run/bulk/edges/chunk-00000-edges/";
+        assert_eq!(env.keys(prefix).await?, [format!("{prefix}edges.csv")]);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_loader_job_fails_the_item_with_a_stable_name() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, EDGES, &edges()).await?;
+        let log = json!([{"errorCode": "FROM_OR_TO_VERTEX_ARE_MISSING",
+            "errorMessage": "Either from vertex, 'checkout', or to vertex, 'payments', is not present.",
+            "fileName": "s3://graphetl-test/runs/test-run/bulk/edges/chunk-00000-all/edges.csv", "recordNum": 0}]);
+        let neptune = LoaderStandIn::start(vec![
+            loader_status("LOAD_IN_PROGRESS", 0, json!([])),
+            loader_status("LOAD_FAILED", 1, log),
+        ])
+        .await?;
+        let handler =
+            LoadHandler::new(env.server.store()).with_bulk(neptune.client(), bulk_config(1));
+        let failed = handler.handle(chunk(EDGES, "edges"), &mut LocalGraph::new()).await.err();
+        let failed = failed.ok_or("a failed job must fail the item")?;
+        assert_eq!(failed.name, ErrorName::BadInput);
+        for part in
+            [EDGES, "load-1", "LOAD_FAILED", "1 insert errors", "FROM_OR_TO_VERTEX_ARE_MISSING"]
+        {
+            assert!(failed.cause.contains(part), "{part} not in {}", failed.cause);
+        }
+        assert_eq!(diagnostic(&failed).error_type, "GraphEtl.BadInput");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn below_the_threshold_chunks_are_upserted_with_gremlin() -> TestResult {
+        let env = Env::start().await?;
+        put_chunk(&env, SERVICES, &services()).await?;
+        let neptune = LoaderStandIn::start(vec![]).await?;
+        let client = neptune.client();
+        let handler =
+            LoadHandler::new(env.server.store()).with_bulk(client.clone(), bulk_config(10));
+        let batcher = Batcher::new(UpsertForm::MergeSingleMap, Budget::default());
+        let mut sink = NeptuneSink::new(client, batcher, 2);
+        let loaded = handler.handle(chunk(SERVICES, "services"), &mut sink).await?;
+        assert_eq!((loaded.path, loaded.bulk_load_id.as_deref()), (LoadPath::Upsert, None));
+        assert_eq!((loaded.vertices, loaded.records, loaded.requests), (2, 9, 1));
+        let targets: Vec<String> = neptune.requests().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(targets, ["POST /gremlin"]);
+        assert!(env.keys("runs/").await?.is_empty(), "nothing uploaded");
+        let response = serde_json::to_value(&loaded)?;
+        assert_eq!(response["path"], "upsert");
+        assert!(response.get("bulk_load_id").is_none());
         Ok(())
     }
 }

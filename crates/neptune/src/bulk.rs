@@ -6,9 +6,10 @@
 //! single cardinality), so a bulk load and an upsert load write the same graph. Uploading goes
 //! through the small [`CsvUpload`] port, so this crate does not depend on the storage crate.
 //!
-//! The job is started with `failOnError: "FALSE"`, `parallelism: "MEDIUM"` and
+//! The job is started with `failOnError: "FALSE"`, `parallelism: "MEDIUM"`,
 //! `updateSingleCardinalityProperties: "TRUE"` (re-running a load replaces values, as upserts
-//! do) and polled at `GET /loader/{loadId}?details=true&errors=true` every
+//! do) and `queueRequest: "TRUE"` (Neptune runs one load at a time; parallel load items queue
+//! instead of failing with "Max concurrent load limit breached"), and polled at `GET /loader/{loadId}?details=true&errors=true` every
 //! [`BulkConfig::poll_interval`]: `LOAD_NOT_STARTED`, `LOAD_IN_QUEUE` and `LOAD_IN_PROGRESS` keep
 //! waiting, `LOAD_COMPLETED` is success, and every other status is a failure that carries the
 //! loader's counts and error logs. Requests are signed and retried like Gremlin requests.
@@ -126,6 +127,9 @@ pub enum BulkError {
     /// A loader request failed.
     #[error("Neptune loader: {0}")]
     Neptune(#[from] NeptuneError),
+    /// The graph has no vertex and no edge: there is nothing to load.
+    #[error("nothing to bulk-load: the graph is empty")]
+    Empty,
     /// A 2xx answer the loader API does not give.
     #[error("unexpected answer from the Neptune loader: {0}")]
     BadResponse(String),
@@ -155,24 +159,48 @@ pub enum BulkError {
 }
 
 impl BulkError {
-    /// The stable error name: data the loader rejected is `BadInput`; a loader still running is
-    /// `NeptuneTransient`; Neptune errors keep theirs; the rest is `Internal`.
+    /// The stable error name. A job that ended with rejected records (parsing, datatype or
+    /// insert errors, or error logs such as `FROM_OR_TO_VERTEX_ARE_MISSING`) is `BadInput`: the
+    /// same files fail the same way. `LOAD_S3_ACCESS_DENIED_ERROR` is `StorageAccessDenied` (the
+    /// loader role cannot read the bucket); `LOAD_S3_READ_ERROR` and a feed changed under the
+    /// job are `StorageUnavailable`; write conflicts, deadlocks and a job still running at
+    /// [`BulkConfig::max_wait`] are `NeptuneTransient`; Neptune errors keep their names; the
+    /// rest (a cancelled job, an invalid request, an upload failure, an unusable answer) is
+    /// `Internal`.
     pub fn error_name(&self) -> ErrorName {
         match self {
             BulkError::Render(error) => error.error_name(),
             BulkError::Neptune(error) => error.error_name(),
-            BulkError::Failed { status, .. }
-                if status.parsing_errors
-                    + status.datatype_mismatch_errors
-                    + status.insert_errors
-                    > 0 =>
-            {
-                ErrorName::BadInput
-            }
+            BulkError::Failed { status, .. } => status.error_name(),
             BulkError::TimedOut { .. } => ErrorName::NeptuneTransient,
-            BulkError::Upload { .. } | BulkError::BadResponse(_) | BulkError::Failed { .. } => {
+            BulkError::Upload { .. } | BulkError::Empty | BulkError::BadResponse(_) => {
                 ErrorName::Internal
             }
+        }
+    }
+}
+
+impl LoaderStatus {
+    /// Records the loader rejected: parsing, datatype and insert errors.
+    pub fn rejected_records(&self) -> u64 {
+        self.parsing_errors + self.datatype_mismatch_errors + self.insert_errors
+    }
+
+    /// The stable name of a job that ended with this status (see [`BulkError::error_name`]).
+    pub fn error_name(&self) -> ErrorName {
+        match self.status.as_str() {
+            _ if self.rejected_records() > 0 => ErrorName::BadInput,
+            "LOAD_FAILED" | "LOAD_CANCELLED_DUE_TO_ERRORS" if !self.error_logs.is_empty() => {
+                ErrorName::BadInput
+            }
+            "LOAD_S3_ACCESS_DENIED_ERROR" => ErrorName::StorageAccessDenied,
+            "LOAD_S3_READ_ERROR" | "LOAD_DATA_FAILED_DUE_TO_FEED_MODIFIED_OR_DELETED" => {
+                ErrorName::StorageUnavailable
+            }
+            "LOAD_COMMITTED_W_WRITE_CONFLICTS" | "LOAD_DATA_DEADLOCK" => {
+                ErrorName::NeptuneTransient
+            }
+            _ => ErrorName::Internal,
         }
     }
 }
@@ -187,6 +215,7 @@ pub fn loader_request(source: &str, config: &BulkConfig) -> Value {
         "failOnError": "FALSE",
         "parallelism": "MEDIUM",
         "updateSingleCardinalityProperties": "TRUE",
+        "queueRequest": "TRUE",
     })
 }
 
@@ -234,23 +263,31 @@ pub async fn bulk_load<U: CsvUpload>(
     config: &BulkConfig,
 ) -> Result<BulkReport, BulkError> {
     let prefix = config.prefix.trim_end_matches('/');
-    let vertices_key = format!("{prefix}/vertices.csv");
-    let vertices_url = upload
-        .put(&vertices_key, graph.vertices_csv()?)
-        .await
-        .map_err(|message| BulkError::Upload { key: vertices_key.clone(), message })?;
+    let vertices = graph.vertices().count();
     let edges = graph.edges().count();
-    if edges > 0 {
-        let edges_key = format!("{prefix}/edges.csv");
-        upload
-            .put(&edges_key, graph.edges_csv()?)
-            .await
-            .map_err(|message| BulkError::Upload { key: edges_key.clone(), message })?;
+    // Only non-empty files: an edges-only chunk uploads edges.csv alone.
+    let mut files = Vec::new();
+    if vertices > 0 {
+        files.push((format!("{prefix}/vertices.csv"), graph.vertices_csv()?));
     }
-    // The folder holding both files: the loader reads every object under it.
-    let source = match vertices_url.rsplit_once('/') {
+    if edges > 0 {
+        files.push((format!("{prefix}/edges.csv"), graph.edges_csv()?));
+    }
+    let mut first_url = None;
+    for (key, body) in files {
+        let url = upload
+            .put(&key, body)
+            .await
+            .map_err(|message| BulkError::Upload { key: key.clone(), message })?;
+        first_url.get_or_insert(url);
+    }
+    let Some(first_url) = first_url else {
+        return Err(BulkError::Empty);
+    };
+    // The folder holding the files: the loader reads every object under it.
+    let source = match first_url.rsplit_once('/') {
         Some((folder, _)) => format!("{folder}/"),
-        None => vertices_url.clone(),
+        None => first_url.clone(),
     };
     let started = client.post_json("/loader", loader_request(&source, config).to_string()).await?;
     let load_id = parse_start(&started.body).map_err(BulkError::BadResponse)?;
@@ -262,14 +299,7 @@ pub async fn bulk_load<U: CsvUpload>(
         polls += 1;
         let status = parse_status(&answer.body).map_err(BulkError::BadResponse)?;
         if status.status == "LOAD_COMPLETED" {
-            return Ok(BulkReport {
-                load_id,
-                source,
-                vertices: graph.vertices().count(),
-                edges,
-                status,
-                polls,
-            });
+            return Ok(BulkReport { load_id, source, vertices, edges, status, polls });
         }
         if !in_progress(&status.status) {
             return Err(BulkError::Failed { load_id, status: Box::new(status) });

@@ -16,6 +16,8 @@
 //! - `load`: [`load::load_results`], aggregate result rows → graph → any sink.
 //! - `bulk`: [`bulk::bulk_load`], Neptune bulk-load CSV to S3 through the
 //!   [`bulk::CsvUpload`] port, then a `/loader` job polled until it finishes.
+//! - `gremlin_check` (tests and the `fuzzing` feature only): the escaping property as code,
+//!   shared by the property tests and the cargo-fuzz target in `fuzz/`.
 //! - `streams`: [`streams::StreamReader`], the `/propertygraph/stream` change log with a
 //!   checkpoint file.
 //!
@@ -25,6 +27,8 @@
 
 pub mod bulk;
 pub mod gremlin;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod gremlin_check;
 pub mod http;
 pub mod load;
 pub mod local;

@@ -9,13 +9,21 @@
 //! sequential upserts would apply them: the first occurrence's label (and endpoints) and, per
 //! property, the last value. Without that, two parallel requests could write one id and the last
 //! to commit would win by chance.
+//!
+//! [`load_results_routed`] adds the bulk path: given a [`BulkRoute`], a merged batch of at least
+//! [`BulkConfig::min_records`] records is staged in a [`LocalGraph`] (same upsert semantics),
+//! written as Neptune bulk-load CSV through the route's [`CsvUpload`] and loaded with a
+//! `/loader` job ([`bulk_load`]); smaller batches go to the sink as before. The report says which
+//! path was taken ([`ResultsReport::bulk`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use graphetl_core::{DatasetSpec, ErrorName};
 
-use crate::local::{AsyncGraphSink, SinkError, UpsertStats};
+use crate::bulk::{BulkConfig, BulkError, BulkReport, CsvUpload, bulk_load};
+use crate::http::NeptuneClient;
+use crate::local::{AsyncGraphSink, LocalGraph, SinkError, UpsertStats};
 use crate::model::{
     Edge, GraphBatch, ModelStats, PropertyValue, RejectedRow, Row, Vertex, graph_from_rows,
 };
@@ -33,8 +41,29 @@ pub struct ResultsReport {
     pub duplicates_merged: usize,
     /// What the sink wrote.
     pub upsert: UpsertStats,
-    /// Time spent in the sink (tokio's clock).
+    /// Time spent in the sink or the bulk load (tokio's clock).
     pub elapsed: Duration,
+    /// The bulk load, when the batch took the bulk path (`None`: upserts through the sink).
+    pub bulk: Option<BulkReport>,
+}
+
+impl ResultsReport {
+    /// The path the batch took: `"bulk"` (a `/loader` job) or `"upsert"` (the sink).
+    pub fn path(&self) -> &'static str {
+        if self.bulk.is_some() { "bulk" } else { "upsert" }
+    }
+}
+
+/// The bulk path of [`load_results_routed`]: the cluster's client, where the CSV goes, and the
+/// loader settings (including the record threshold).
+#[derive(Debug)]
+pub struct BulkRoute<'a, U> {
+    /// The Neptune client that starts and polls the loader job.
+    pub client: &'a NeptuneClient,
+    /// Where the CSV files are uploaded.
+    pub upload: &'a U,
+    /// Loader settings, key prefix and threshold.
+    pub config: &'a BulkConfig,
 }
 
 /// Why results could not be loaded.
@@ -53,6 +82,9 @@ pub enum LoadResultsError {
     /// The sink failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The bulk load failed.
+    #[error(transparent)]
+    Bulk(#[from] BulkError),
 }
 
 impl LoadResultsError {
@@ -61,6 +93,7 @@ impl LoadResultsError {
         match self {
             LoadResultsError::UnknownQuery { .. } => ErrorName::BadEvent,
             LoadResultsError::Sink(error) => error.error_name(),
+            LoadResultsError::Bulk(error) => error.error_name(),
         }
     }
 }
@@ -72,6 +105,42 @@ pub async fn load_results<S: AsyncGraphSink>(
     results: &[(String, Vec<Row>)],
     sink: &mut S,
 ) -> Result<ResultsReport, LoadResultsError> {
+    load_results_routed(spec, results, sink, Option::<BulkRoute<'_, NoUpload>>::None).await
+}
+
+/// Like [`load_results`], but a batch of at least `bulk.config.min_records` records (after
+/// merging duplicates) takes the bulk path instead of the sink.
+pub async fn load_results_routed<S: AsyncGraphSink, U: CsvUpload + Sync>(
+    spec: &DatasetSpec,
+    results: &[(String, Vec<Row>)],
+    sink: &mut S,
+    bulk: Option<BulkRoute<'_, U>>,
+) -> Result<ResultsReport, LoadResultsError> {
+    let (mut report, batch) = prepare_results(spec, results)?;
+    let started = tokio::time::Instant::now();
+    match bulk {
+        _ if batch.is_empty() => {}
+        Some(route) if route.config.use_bulk(batch.records()) => {
+            let mut graph = LocalGraph::new();
+            let staged = graph.stage(&batch);
+            let loaded = bulk_load(route.client, route.upload, &graph, route.config).await?;
+            // One start and the status polls (the client's own retries are not counted here).
+            report.upsert =
+                UpsertStats { requests: 1 + loaded.polls as usize, retries: 0, ..staged };
+            report.bulk = Some(loaded);
+        }
+        _ => report.upsert = sink.upsert(&batch).await?,
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The batch [`load_results`] would write: every result through the spec's mapping, vertices
+/// before edges, duplicates merged; and the report's model counts. Nothing is written.
+pub fn prepare_results(
+    spec: &DatasetSpec,
+    results: &[(String, Vec<Row>)],
+) -> Result<(ResultsReport, GraphBatch), LoadResultsError> {
     let mut report = ResultsReport { results: results.len(), ..ResultsReport::default() };
     let mut batch = GraphBatch::default();
     for (name, rows) in results {
@@ -90,12 +159,16 @@ pub async fn load_results<S: AsyncGraphSink>(
     }
     let (batch, merged) = merge_duplicates(batch);
     report.duplicates_merged = merged;
-    let started = tokio::time::Instant::now();
-    if !batch.is_empty() {
-        report.upsert = sink.upsert(&batch).await?;
+    Ok((report, batch))
+}
+
+/// The upload of a route that is never given (`load_results` has no bulk path).
+enum NoUpload {}
+
+impl CsvUpload for NoUpload {
+    async fn put(&self, _key: &str, _body: String) -> Result<String, String> {
+        match *self {}
     }
-    report.elapsed = started.elapsed();
-    Ok(report)
 }
 
 fn add_stats(total: &mut ModelStats, more: &ModelStats) {

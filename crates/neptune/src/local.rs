@@ -175,6 +175,15 @@ fn non_finite_count(properties: &BTreeMap<String, PropertyValue>) -> usize {
 impl GraphSink for LocalGraph {
     fn upsert(&mut self, batch: &GraphBatch) -> Result<UpsertStats, SinkError> {
         self.check_endpoints(batch)?;
+        Ok(self.stage(batch))
+    }
+}
+
+impl LocalGraph {
+    /// Upserts `batch` like [`GraphSink::upsert`] but without checking that new edges' vertices
+    /// exist: for staging a batch whose edges join vertices stored elsewhere, as the bulk path
+    /// does for an edges-only chunk (Neptune's loader checks the endpoints itself).
+    pub fn stage(&mut self, batch: &GraphBatch) -> UpsertStats {
         let mut stats = UpsertStats {
             vertices: batch.vertices.len(),
             edges: batch.edges.len(),
@@ -207,7 +216,7 @@ impl GraphSink for LocalGraph {
                 stored.properties.insert(key.clone(), value.clone());
             }
         }
-        Ok(stats)
+        stats
     }
 }
 

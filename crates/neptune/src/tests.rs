@@ -431,161 +431,9 @@ mod escaping {
 
     use super::*;
     use crate::gremlin::{UpsertForm, build_query};
-
-    const FORMS: [UpsertForm; 3] =
-        [UpsertForm::MergeSingleMap, UpsertForm::MergePropertyStep, UpsertForm::FoldCoalesce];
-
-    /// Splits query text into its skeleton (each single-quoted literal replaced by `''`) and the
-    /// raw bodies of the literals. A backslash inside a literal escapes the next character.
-    fn split_literals(query: &str) -> Result<(String, Vec<String>), String> {
-        let mut skeleton = String::new();
-        let mut literals = Vec::new();
-        let mut chars = query.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\'' => {
-                    let mut body = String::new();
-                    loop {
-                        match chars.next() {
-                            None => return Err(format!("unterminated literal in {query:?}")),
-                            Some('\'') => break,
-                            Some('\\') => {
-                                body.push('\\');
-                                body.push(chars.next().ok_or("dangling backslash")?);
-                            }
-                            Some(other) => body.push(other),
-                        }
-                    }
-                    skeleton.push_str("''");
-                    literals.push(body);
-                }
-                '"' | '\\' => return Err(format!("{c:?} outside a literal in {query:?}")),
-                other => skeleton.push(other),
-            }
-        }
-        Ok((skeleton, literals))
-    }
-
-    /// Java-style unescaping as Gremlin's grammar does it (for the escapes the writer emits).
-    fn unescape(body: &str) -> Result<String, String> {
-        let mut units: Vec<u16> = Vec::new();
-        let mut chars = body.chars();
-        while let Some(c) = chars.next() {
-            if c.is_control() || (c as u32) > 0xFFFF {
-                return Err(format!("raw {c:?} in a literal"));
-            }
-            if c != '\\' {
-                let mut buf = [0u16; 2];
-                units.extend_from_slice(c.encode_utf16(&mut buf));
-                continue;
-            }
-            let unit = match chars.next() {
-                Some('\\') => u16::from(b'\\'),
-                Some('\'') => u16::from(b'\''),
-                Some('"') => u16::from(b'"'),
-                Some('n') => u16::from(b'\n'),
-                Some('r') => u16::from(b'\r'),
-                Some('t') => u16::from(b'\t'),
-                Some('b') => 0x08,
-                Some('f') => 0x0c,
-                Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    u16::from_str_radix(&hex, 16).map_err(|e| format!("\\u{hex}: {e}"))?
-                }
-                other => return Err(format!("unknown escape {other:?}")),
-            };
-            units.push(unit);
-        }
-        String::from_utf16(&units).map_err(|e| e.to_string())
-    }
-
-    /// The elements of the structure test, with 12 string slots.
-    fn elements(values: &[String]) -> GraphBatch {
-        let v = |i: usize| values[i].clone();
-        GraphBatch {
-            vertices: vec![
-                Vertex::new(v(0), v(1)).with(v(2), PropertyValue::String(v(3))),
-                Vertex::new(v(4), v(5)).with(v(6), PropertyValue::String(v(7))),
-                Vertex::new("fixed", "Fixed")
-                    .with("count", PropertyValue::Long(5))
-                    .with("ok", PropertyValue::Bool(true))
-                    .with("rate", PropertyValue::Double(0.5))
-                    .with("when", PropertyValue::Date(date("2025-06-01T00:00:00Z"))),
-            ],
-            edges: vec![
-                Edge::new(v(8), v(9), v(0), v(4)).with(v(10), PropertyValue::String(v(11))),
-            ],
-        }
-    }
-
-    /// Checks the structure property for one set of 12 values, in every form.
-    fn check_structure(values: &[String]) -> Result<(), String> {
-        let benign: Vec<String> = (0..values.len()).map(|i| format!("b{i}")).collect();
-        let marker_to_value: BTreeMap<&str, &str> =
-            benign.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
-        for form in FORMS {
-            let good = elements(&benign);
-            let real = elements(values);
-            let good_query = build_query(form, &good.vertices, &good.edges);
-            let real_query = build_query(form, &real.vertices, &real.edges);
-            let (good_skeleton, good_literals) = split_literals(&good_query.gremlin)?;
-            let (real_skeleton, real_literals) = split_literals(&real_query.gremlin)?;
-            if real_skeleton != good_skeleton {
-                return Err(format!(
-                    "{form:?}: structure changed for {values:?}\n{real_skeleton}\n{good_skeleton}"
-                ));
-            }
-            for (good_literal, real_literal) in good_literals.iter().zip(&real_literals) {
-                let expected = marker_to_value.get(good_literal.as_str()).copied();
-                let expected = expected.unwrap_or(good_literal.as_str());
-                let got = unescape(real_literal)?;
-                if got != expected {
-                    return Err(format!(
-                        "{form:?}: literal {real_literal:?} reads {got:?}, want {expected:?}"
-                    ));
-                }
-            }
-            if real_query.body().len() != real_query.body_bytes {
-                return Err(format!("{form:?}: body_bytes is off for {values:?}"));
-            }
-        }
-        Ok(())
-    }
-
-    const NASTY: &[&str] = &[
-        "'",
-        "\\",
-        "\\'",
-        "'); g.V().drop(); ('",
-        "').drop().V('",
-        "\"",
-        "\"); g.V().drop(); (\"",
-        "$",
-        "${x}",
-        "::",
-        ")",
-        "]",
-        ",",
-        ".",
-        "//",
-        "\n",
-        "\r\n",
-        "\u{0}",
-        "\u{7f}",
-        "\u{85}",
-        "\u{2028}",
-        "\u{FEFF}",
-        "😀",
-        "\u{10FFFF}",
-        "é",
-        "\\u0027",
-        "\\\n",
-        "T.id",
-        "(from)",
-        "single(",
-        "datetime('",
-        "",
-    ];
+    use crate::gremlin_check::{
+        NASTY, Numbers, check_input, check_literal, check_structure, split_literals, unescape,
+    };
 
     fn nasty_string() -> impl Strategy<Value = String> {
         let fragment = prop_oneof![
@@ -601,17 +449,17 @@ mod escaping {
 
         #[test]
         fn no_string_changes_the_structure(values in prop::collection::vec(nasty_string(), 12)) {
-            prop_assert_eq!(check_structure(&values), Ok(()));
+            prop_assert_eq!(check_structure(&values, Numbers::default()), Ok(()));
         }
 
         #[test]
         fn arbitrary_unicode_strings_round_trip(text in any::<String>()) {
-            let literal = crate::gremlin::string_literal(&text);
-            let (skeleton, literals) = split_literals(&literal).map_err(TestCaseError::fail)?;
-            prop_assert_eq!(skeleton, "''");
-            prop_assert_eq!(literals.len(), 1);
-            prop_assert_eq!(unescape(&literals[0]).map_err(TestCaseError::fail)?, text);
-            prop_assert!(literal.chars().all(|c| !c.is_control() && (c as u32) <= 0xFFFF));
+            prop_assert_eq!(check_literal(&text), Ok(()));
+        }
+
+        #[test]
+        fn arbitrary_bytes_pass_the_fuzz_targets_check(data in prop::collection::vec(any::<u8>(), 0..256)) {
+            prop_assert_eq!(check_input(&data), Ok(()));
         }
 
         #[test]
@@ -707,10 +555,73 @@ mod escaping {
                         .collect()
                 })
                 .collect();
-            if let Err(e) = check_structure(&values) {
+            if let Err(e) = check_structure(&values, Numbers::default()) {
                 panic!("round {round}: {e}");
             }
         }
+    }
+
+    /// The cargo-fuzz target's check (`fuzz/fuzz_targets/gremlin_escape.rs`) on the stable
+    /// toolchain: every file of the checked-in corpus, then 4,000 inputs from a seeded
+    /// generator (random bytes with nasty fragments and separators spliced in).
+    #[test]
+    fn fuzz_target_check_over_the_corpus_and_seeded_inputs() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/corpus/gremlin_escape");
+        let mut files: Vec<_> = std::fs::read_dir(&corpus)
+            .unwrap_or_else(|e| panic!("{}: {e}", corpus.display()))
+            .flatten()
+            .map(|entry| entry.path())
+            .collect();
+        files.sort();
+        assert!(files.len() >= 8, "the corpus holds {} files", files.len());
+        for file in &files {
+            let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            if let Err(e) = check_input(&data) {
+                panic!("{}: {e}", file.display());
+            }
+        }
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..4_000 {
+            let mut data: Vec<u8> = (0..24).map(|_| next() as u8).collect();
+            if round % 4 == 0 {
+                // Finite, small numbers a quarter of the time; raw bits (NaN, ±inf) otherwise.
+                data[8..16].copy_from_slice(&(next() as f64 / 7.0).to_bits().to_le_bytes());
+            }
+            for _ in 0..next() % 40 {
+                match next() % 4 {
+                    0 => data.extend_from_slice(
+                        NASTY[(next() % NASTY.len() as u64) as usize].as_bytes(),
+                    ),
+                    1 => data.push(0xFF),
+                    _ => data.push(next() as u8),
+                }
+            }
+            if let Err(e) = check_input(&data) {
+                panic!("round {round} ({data:?}): {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fuzz_check_fails_on_a_broken_escaper() {
+        // The shared check must notice a broken escaper, or the target proves nothing: a naive
+        // writer that pastes the value between quotes lets it add steps to the skeleton.
+        let naive = |value: &str| format!("g.V('{value}').id()");
+        let (good, _) = split_literals(&naive("b0")).unwrap_or_else(|e| panic!("{e}"));
+        let (bad, _) =
+            split_literals(&naive("x'); g.V().drop(); ('y")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(good, "g.V('').id()");
+        assert_ne!(bad, good);
+        assert!(unescape(r"\q").is_err());
+        assert!(unescape(r"a\u00").is_err());
+        assert!(check_literal("it's").is_ok());
     }
 
     #[test]
@@ -2964,6 +2875,7 @@ mod bulk_against_mock {
     use crate::bulk::{BulkConfig, BulkError, CsvUpload, bulk_load, loader_request, parse_start};
     use crate::http::{Auth, ClientConfig, NeptuneClient, StaticCredentials};
     use crate::local::{GraphSink, LocalGraph};
+    use crate::model::{ResultValue, Row};
 
     const REGION: &str = "us-east-2";
     const ROLE: &str = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3";
@@ -3123,5 +3035,138 @@ mod bulk_against_mock {
         assert!(parse_start(br#"{"payload":{"loadId":"../x?y"}}"#).is_err());
         assert!(config().use_bulk(100_000) && !config().use_bulk(99_999));
         mock.assert_all_authenticated();
+    }
+
+    fn spec() -> graphetl_core::DatasetSpec {
+        let text = include_str!("../../../datasets/service-calls.toml");
+        graphetl_core::DatasetSpec::from_toml_str(text, "service-calls.toml")
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn services(names: &[&str]) -> Vec<(String, Vec<Row>)> {
+        let rows = names
+            .iter()
+            .map(|name| {
+                [
+                    ("name".to_owned(), ResultValue::String((*name).to_owned())),
+                    ("requests_in".to_owned(), ResultValue::Int(1)),
+                    ("requests_out".to_owned(), ResultValue::Int(2)),
+                    ("error_rate".to_owned(), ResultValue::Float(0.5)),
+                ]
+                .into_iter()
+                .collect()
+            })
+            .collect();
+        vec![("services".to_owned(), rows)]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn routed_loads_take_the_bulk_path_at_the_threshold_and_upserts_below() {
+        use crate::load::{BulkRoute, load_results_routed, prepare_results};
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let client = client(&mock);
+        let uploads = Uploads::default();
+        let results = services(&["checkout", "payments", "ledger"]);
+        let (prepared, batch) =
+            prepare_results(&spec(), &results).unwrap_or_else(|e| panic!("{e}"));
+        assert!(prepared.rejected.is_empty(), "{:?}", prepared.rejected);
+        assert_eq!(batch.records(), 15, "3 vertices, a label and 4 properties each");
+        let mut config = config();
+        config.min_records = batch.records();
+
+        mock.script([started("job-7"), status("LOAD_COMPLETED", json!({}))]);
+        let mut local = LocalGraph::new();
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        let report = load_results_routed(&spec(), &results, &mut local, Some(route))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.path(), "bulk");
+        assert_eq!(report.bulk.as_ref().map(|b| b.load_id.as_str()), Some("job-7"));
+        assert_eq!((report.upsert.vertices, report.upsert.edges), (3, 0));
+        assert_eq!(report.upsert.records, batch.records());
+        assert_eq!(report.upsert.requests, 2, "one start, one poll");
+        assert_eq!(local.vertices().count(), 0, "the sink is not used on the bulk path");
+        let keys: Vec<String> = uploads
+            .0
+            .lock()
+            .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["bulk/service-calls/run-1/vertices.csv"], "no edges, no edges.csv");
+        let body: Value = serde_json::from_str(&mock.requests()[0].body).unwrap_or_default();
+        assert_eq!(body["queueRequest"], "TRUE");
+
+        config.min_records = batch.records() + 1;
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        let report = load_results_routed(&spec(), &results, &mut local, Some(route))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.path(), "upsert");
+        assert_eq!(local.vertices().count(), 3);
+        assert_eq!(mock.requests().len(), 2, "nothing more sent to Neptune");
+
+        // A failed job is the load's error, with the loader's stable name.
+        config.min_records = 1;
+        mock.script([started("job-8"), status("LOAD_FAILED", json!({"parsingErrors": 1}))]);
+        let route = BulkRoute { client: &client, upload: &uploads, config: &config };
+        match load_results_routed(&spec(), &results, &mut local, Some(route)).await {
+            Err(error) => {
+                assert_eq!(error.error_name(), ErrorName::BadInput);
+                assert!(error.to_string().contains("job-8"), "{error}");
+            }
+            Ok(report) => panic!("a failed job loaded: {report:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_edges_only_graph_is_staged_and_uploads_edges_alone() -> Result<(), BulkError> {
+        let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
+        let batch = GraphBatch {
+            vertices: vec![],
+            edges: vec![
+                Edge::new("a->b", "CALLS", "a", "b").with("requests", PropertyValue::Long(1)),
+            ],
+        };
+        let mut graph = LocalGraph::new();
+        assert!(GraphSink::upsert(&mut graph.clone(), &batch).is_err(), "upsert checks endpoints");
+        let staged = graph.stage(&batch);
+        assert_eq!((staged.vertices, staged.edges, staged.records), (0, 1, 2));
+        let uploads = Uploads::default();
+        mock.script([started("job-9"), status("LOAD_COMPLETED", json!({}))]);
+        let report = bulk_load(&client(&mock), &uploads, &graph, &config()).await?;
+        assert_eq!(report.source, "s3://graphetl-data/bulk/service-calls/run-1/");
+        let keys: Vec<String> = uploads
+            .0
+            .lock()
+            .map(|f| f.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["bulk/service-calls/run-1/edges.csv"]);
+        let empty = bulk_load(&client(&mock), &uploads, &LocalGraph::new(), &config()).await.err();
+        assert!(matches!(empty, Some(BulkError::Empty)), "{empty:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn loader_statuses_map_to_stable_names() {
+        use crate::bulk::LoaderStatus;
+        let named = |status: &str, insert_errors: u64, logs: &[&str]| {
+            LoaderStatus {
+                status: status.into(),
+                insert_errors,
+                error_logs: logs.iter().map(|l| (*l).to_owned()).collect(),
+                ..LoaderStatus::default()
+            }
+            .error_name()
+        };
+        let missing = r#"{"errorCode":"FROM_OR_TO_VERTEX_ARE_MISSING"}"#;
+        assert_eq!(named("LOAD_FAILED", 0, &[missing]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_FAILED", 3, &[]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_COMMITTED_W_WRITE_CONFLICTS", 2, &[]), ErrorName::BadInput);
+        assert_eq!(named("LOAD_FAILED", 0, &[]), ErrorName::Internal);
+        assert_eq!(named("LOAD_S3_ACCESS_DENIED_ERROR", 0, &[]), ErrorName::StorageAccessDenied);
+        assert_eq!(named("LOAD_S3_READ_ERROR", 0, &[]), ErrorName::StorageUnavailable);
+        assert_eq!(named("LOAD_DATA_DEADLOCK", 0, &[]), ErrorName::NeptuneTransient);
+        assert_eq!(named("LOAD_COMMITTED_W_WRITE_CONFLICTS", 0, &[]), ErrorName::NeptuneTransient);
+        assert_eq!(named("LOAD_CANCELLED_BY_USER", 0, &[]), ErrorName::Internal);
+        assert_eq!(named("LOAD_FAILED_INVALID_REQUEST", 0, &[]), ErrorName::Internal);
     }
 }

@@ -1,6 +1,12 @@
 //! `graphetl load`: aggregate result files (CSV with a header, or Parquet) into Neptune with
 //! batched mergeV/mergeE over SigV4-signed HTTPS, or into a local graph (Neptune CSV, GraphML,
 //! DOT), using the dataset spec's `[graph]` mapping.
+//!
+//! With `--bulk-role-arn` and `--bulk-s3`, a load of at least `--bulk-min-records` records takes
+//! Neptune's bulk loader instead: the graph is written as bulk-load CSV to
+//! `<bulk-s3>/<dataset>-<UTC time>/` (through the standard AWS configuration: `AWS_REGION`,
+//! credentials, `AWS_ENDPOINT_URL`) and a `/loader` job is started and polled. The printout says
+//! which path was taken.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,9 +22,11 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
+use graphetl_lambda::bulk::S3CsvUpload;
+use graphetl_neptune::bulk::BulkConfig;
 use graphetl_neptune::gremlin::{Batcher, Budget, EngineVersion, UpsertForm};
 use graphetl_neptune::http::{Auth, CachedCredentials, ClientConfig, NeptuneClient};
-use graphetl_neptune::load::{ResultsReport, load_results};
+use graphetl_neptune::load::{BulkRoute, ResultsReport, load_results, load_results_routed};
 use graphetl_neptune::local::{LocalGraph, render_picture};
 use graphetl_neptune::model::{ResultValue, Row};
 use graphetl_neptune::writers::NeptuneSink;
@@ -52,6 +60,22 @@ pub(crate) struct Args {
     /// Write the graph to this folder instead (vertices.csv, edges.csv, GraphML, DOT, SVG).
     #[arg(long, conflicts_with = "neptune_endpoint")]
     local_graph: Option<PathBuf>,
+    /// Turns the bulk path on: the IAM role the cluster assumes to read --bulk-s3 (it must be
+    /// attached to the cluster).
+    #[arg(long, requires = "bulk_s3", requires = "neptune_endpoint")]
+    bulk_role_arn: Option<String>,
+    /// Where bulk-load CSV goes, as s3://bucket/prefix (each load writes a new folder under it).
+    #[arg(long, value_parser = parse_s3_url, requires = "bulk_role_arn")]
+    bulk_s3: Option<(String, String)>,
+    /// Loads of at least this many records (a label or a property each) take the bulk path.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    bulk_min_records: u64,
+    /// Pause between loader status polls, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    bulk_poll_ms: u64,
+    /// Stop waiting for the loader job after this many seconds (the job keeps running).
+    #[arg(long, default_value_t = 3_600)]
+    bulk_max_wait_secs: u64,
 }
 
 /// A Neptune client for `endpoint`: SigV4 with the standard credential chain unless `no_iam`.
@@ -78,6 +102,16 @@ pub(crate) async fn neptune_client(
 fn parse_result(text: &str) -> Result<(String, PathBuf), String> {
     let (name, path) = text.split_once('=').ok_or("expected NAME=PATH")?;
     Ok((name.to_owned(), PathBuf::from(path)))
+}
+
+/// `s3://bucket/prefix` → (bucket, prefix without surrounding slashes).
+fn parse_s3_url(text: &str) -> Result<(String, String), String> {
+    let rest = text.strip_prefix("s3://").ok_or("expected s3://bucket/prefix")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err("expected s3://bucket/prefix: the bucket is empty".into());
+    }
+    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
 }
 
 fn looks_like_timestamp(text: &str) -> bool {
@@ -172,6 +206,13 @@ fn print_report(report: &ResultsReport, seconds: f64) {
         "loaded {} vertices and {} edges: {} records in {} requests, {} retries, {seconds:.3}s",
         upsert.vertices, upsert.edges, upsert.records, upsert.requests, upsert.retries
     );
+    match &report.bulk {
+        Some(bulk) => println!(
+            "path: bulk loader, job {} over {} ({}, {} records, {} status polls)",
+            bulk.load_id, bulk.source, bulk.status.status, bulk.status.total_records, bulk.polls
+        ),
+        None => println!("path: upsert (Gremlin mergeV/mergeE)"),
+    }
     if !report.rejected.is_empty() {
         println!("rejected {} row(s):", report.rejected.len());
         for (query, row) in report.rejected.iter().take(20) {
@@ -229,10 +270,32 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let writers = args.writers.unwrap_or_else(|| {
             2 * std::thread::available_parallelism().map(usize::from).unwrap_or(1)
         });
-        let mut sink = NeptuneSink::new(Arc::new(client), batcher, writers.max(1));
-        let report = load_results(&spec, &results, &mut sink)
-            .await
-            .map_err(|e| anyhow::anyhow!("{} ({})", e, e.error_name()))?;
+        let client = Arc::new(client);
+        let mut sink = NeptuneSink::new(client.clone(), batcher, writers.max(1));
+        let report = match (&args.bulk_role_arn, &args.bulk_s3) {
+            (Some(role), Some((bucket, prefix))) => {
+                let region = match &args.region {
+                    Some(region) => region.clone(),
+                    None => graphetl_neptune::http::default_region()
+                        .await
+                        .context("the bulk path needs a region: give --region or set AWS_REGION")?,
+                };
+                let folder =
+                    format!("{}-{}", spec.name, chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
+                let key_prefix =
+                    if prefix.is_empty() { folder } else { format!("{prefix}/{folder}") };
+                let mut config = BulkConfig::new(role.clone(), region, key_prefix);
+                config.min_records = usize::try_from(args.bulk_min_records).unwrap_or(usize::MAX);
+                config.poll_interval = std::time::Duration::from_millis(args.bulk_poll_ms);
+                config.max_wait = std::time::Duration::from_secs(args.bulk_max_wait_secs);
+                let store = graphetl_storage::S3Store::from_env().await;
+                let upload = S3CsvUpload::new(&store, bucket);
+                let route = BulkRoute { client: &client, upload: &upload, config: &config };
+                load_results_routed(&spec, &results, &mut sink, Some(route)).await
+            }
+            _ => load_results(&spec, &results, &mut sink).await,
+        }
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.error_name()))?;
         print_report(&report, started.elapsed().as_secs_f64());
         Ok(ExitCode::SUCCESS)
     })

@@ -1,13 +1,14 @@
-//! `graphetl validate`, `transform` and `run --local` as a user runs them.
+//! `graphetl validate`, `transform`, `run --local`, `load` and `stream` as a user runs them.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{graphetl, text};
+use super::{graphetl, repo, text};
 
 fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -414,8 +415,14 @@ fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
 
 /// Starts `graphetl mock-neptune` with no latency; returns the process and its URL.
 fn start_mock_neptune() -> (std::process::Child, String) {
+    start_mock_neptune_with(&[])
+}
+
+/// Starts `graphetl mock-neptune` with no latency and `extra` arguments.
+fn start_mock_neptune_with(extra: &[&str]) -> (std::process::Child, String) {
     let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
         .args(["mock-neptune", "--latency-ms", "0"])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -425,4 +432,150 @@ fn start_mock_neptune() -> (std::process::Child, String) {
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);
     }
     (mock, line.trim().to_owned())
+}
+
+const BULK_BUCKET: &str = "graphetl-bulk";
+
+/// The real local S3 endpoint for `graphetl load --bulk-s3`, with the bucket created; the
+/// runtime serves it while the test waits for the command.
+struct BulkS3 {
+    runtime: tokio::runtime::Runtime,
+    server: graphetl_storage::LocalS3,
+    _root: tempfile::TempDir,
+}
+
+impl BulkS3 {
+    fn start() -> BulkS3 {
+        use graphetl_storage::ObjectStore;
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        let server = runtime
+            .block_on(graphetl_storage::LocalS3::start(root.path()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        runtime
+            .block_on(server.store().ensure_bucket(BULK_BUCKET))
+            .unwrap_or_else(|e| panic!("{e}"));
+        BulkS3 { runtime, server, _root: root }
+    }
+
+    /// `graphetl load` of the test results into `endpoint` with the bulk path at `min_records`,
+    /// the standard AWS configuration pointed at the local endpoint.
+    fn load(&self, endpoint: &str, min_records: &str) -> Output {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (edges, services) = load_inputs(dir.path());
+        let missing = dir.path().join("no-aws-config");
+        Command::new(env!("CARGO_BIN_EXE_graphetl"))
+            .args(["load", "--dataset", "datasets/service-calls.toml"])
+            .args(["--result", &edges, "--result", &services])
+            .args(["--neptune-endpoint", endpoint, "--no-iam", "--region", "us-east-1"])
+            .args(["--bulk-role-arn", "arn:aws:iam::123456789012:role/NeptuneLoadFromS3"])
+            .args(["--bulk-s3", &format!("s3://{BULK_BUCKET}/loads/")])
+            .args(["--bulk-min-records", min_records, "--bulk-poll-ms", "10"])
+            .env("AWS_ENDPOINT_URL", self.server.endpoint_url())
+            .env("AWS_ACCESS_KEY_ID", graphetl_storage::LOCAL_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", graphetl_storage::LOCAL_SECRET_KEY)
+            .env("AWS_REGION", graphetl_storage::LOCAL_REGION)
+            .env("AWS_CONFIG_FILE", &missing)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .current_dir(repo())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
+    }
+
+    /// Keys and contents of every object under `loads/`.
+    fn objects(&self) -> Vec<(String, String)> {
+        use graphetl_storage::ObjectStore;
+        let store = self.server.store();
+        self.runtime.block_on(async {
+            let mut out = Vec::new();
+            for object in store.list(BULK_BUCKET, "loads/").await.unwrap_or_else(|e| panic!("{e}"))
+            {
+                let bytes = store.get_bytes(BULK_BUCKET, &object.key).await.unwrap_or_default();
+                out.push((object.key, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            out.sort();
+            out
+        })
+    }
+}
+
+#[test]
+fn load_above_the_bulk_threshold_uploads_csv_to_s3_and_runs_a_loader_job() {
+    let s3 = BulkS3::start();
+    let (mut mock, endpoint) = start_mock_neptune();
+    // 34 records (see the stand-in test above): at the threshold.
+    let out = s3.load(&endpoint, "34");
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
+    assert!(stdout.contains("loaded 3 vertices and 2 edges: 34 records in 3 requests"), "{stdout}");
+    let objects = s3.objects();
+    let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let folder = keys[0].strip_suffix("edges.csv").unwrap_or_else(|| panic!("{keys:?}"));
+    assert!(folder.starts_with("loads/service-calls-"), "{folder}");
+    assert_eq!(keys[1], format!("{folder}vertices.csv"));
+    assert_eq!(
+        objects[1].1,
+        "~id,~label,error_rate:Double(single),name:String(single),requests_in:Long(single),requests_out:Long(single)\n\
+         api,Service,0.025,api,120,90\ndb,Service,0.0,db,90,0\nweb,Service,,web,0,120\n"
+    );
+    assert!(objects[0].1.contains("web->api,web,api,CALLS,"), "{}", objects[0].1);
+    // One start, a poll answered LOAD_IN_PROGRESS, then LOAD_COMPLETED.
+    let expected = format!(
+        "path: bulk loader, job mock-load-1 over s3://{BULK_BUCKET}/{folder} (LOAD_COMPLETED, 0 records, 2 status polls)"
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+}
+
+#[test]
+fn a_failed_loader_job_fails_the_load_with_a_stable_name() {
+    let s3 = BulkS3::start();
+    let (mut mock, endpoint) = start_mock_neptune_with(&["--loader-status", "LOAD_FAILED"]);
+    let out = s3.load(&endpoint, "1");
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    for part in ["mock-load-1", "LOAD_FAILED", "FROM_OR_TO_VERTEX_ARE_MISSING", "GraphEtl.BadInput"]
+    {
+        assert!(stderr.contains(part), "{part} not in {stderr}");
+    }
+}
+
+#[test]
+fn load_below_the_bulk_threshold_upserts_with_gremlin() {
+    let s3 = BulkS3::start();
+    let (mut mock, endpoint) = start_mock_neptune();
+    let out = s3.load(&endpoint, "35");
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
+    assert!(stdout.contains("34 records in 2 requests, 0 retries"), "{stdout}");
+    assert!(stdout.contains("path: upsert (Gremlin mergeV/mergeE)"), "{stdout}");
+    assert!(s3.objects().is_empty(), "nothing uploaded below the threshold");
+}
+
+#[test]
+fn bulk_flags_need_each_other_and_an_s3_url() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (edges, _) = load_inputs(dir.path());
+    let base = ["load", "--dataset", "datasets/service-calls.toml", "--result", &edges];
+    let endpoint = ["--neptune-endpoint", "http://127.0.0.1:1", "--no-iam"];
+    let role = ["--bulk-role-arn", "arn:aws:iam::123456789012:role/R"];
+    let alone = graphetl(&[&base[..], &endpoint, &role].concat());
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(text(&alone.stderr).contains("--bulk-s3"), "{}", text(&alone.stderr));
+    let not_s3 = graphetl(&[&base[..], &endpoint, &role, &["--bulk-s3", "bucket/prefix"]].concat());
+    assert_eq!(not_s3.status.code(), Some(2));
+    assert!(
+        text(&not_s3.stderr).contains("expected s3://bucket/prefix"),
+        "{}",
+        text(&not_s3.stderr)
+    );
 }

@@ -23,7 +23,10 @@ async fn main() -> Result<(), kit::Error> {
     let client = Arc::new(NeptuneClient::new(ClientConfig::new(settings.endpoint, auth))?);
     let batcher = Batcher::new(UpsertForm::for_engine(&settings.engine_version), Budget::default());
     let store = S3Store::from_env().await;
-    let handler = LoadHandler::new(store);
+    let mut handler = LoadHandler::new(store);
+    if let Some(bulk) = settings.bulk.clone() {
+        handler = handler.with_bulk(client.clone(), bulk);
+    }
     kit::run(|item| {
         let mut sink = NeptuneSink::new(client.clone(), batcher, settings.writers);
         let handler = &handler;

@@ -7,6 +7,12 @@
 //! retried item writes the same graph. Rows the mapping rejects are logged with their reasons
 //! and counted in the response, not loaded.
 //!
+//! With a bulk path configured ([`LoadHandler::with_bulk`]), a chunk whose rows map to at least
+//! [`BulkConfig::min_records`] records skips the sink: its graph is written as Neptune
+//! bulk-load CSV under [`bulk_prefix`] in the chunk's bucket and loaded with a `/loader` job;
+//! the response's `path` says which way it went. A failed job fails the item with the loader's
+//! stable name (`BadInput` for rejected records, see [`graphetl_neptune::bulk::BulkError`]).
+//!
 //! An edge needs both its vertices: a chunk of edges whose endpoints no earlier load created
 //! fails with `GraphEtl.BadInput` (Neptune's `mergeE` fails the same way), so the workflow loads
 //! vertex queries before edge queries.
@@ -14,13 +20,18 @@
 use graphetl_athena::chunks::parse_csv_chunk;
 use graphetl_core::ErrorName;
 use graphetl_core::contract::LoadPhase;
-use graphetl_core::contract::{LoadChunk, LoadResult};
+use std::sync::Arc;
+
+use graphetl_core::contract::{LoadChunk, LoadPath, LoadResult};
 use graphetl_core::errors::StepError;
-use graphetl_neptune::load::load_results;
+use graphetl_neptune::NeptuneClient;
+use graphetl_neptune::bulk::BulkConfig;
+use graphetl_neptune::load::{BulkRoute, load_results_routed};
 use graphetl_neptune::local::AsyncGraphSink;
 use graphetl_storage::ObjectStore;
 
 use super::{load_spec, store_error};
+use crate::bulk::{S3CsvUpload, bulk_prefix};
 
 /// Rejected rows logged one by one per chunk; the rest are only counted.
 const REJECTED_LOGGED: usize = 20;
@@ -29,12 +40,21 @@ const REJECTED_LOGGED: usize = 20;
 /// handler serves every invocation while each invocation gets its own sink (and counts).
 pub struct LoadHandler<S> {
     store: S,
+    bulk: Option<(Arc<NeptuneClient>, BulkConfig)>,
 }
 
 impl<S: ObjectStore> LoadHandler<S> {
     /// Builds a handler reading from `store`.
     pub fn new(store: S) -> LoadHandler<S> {
-        LoadHandler { store }
+        LoadHandler { store, bulk: None }
+    }
+
+    /// Turns the bulk path on: chunks of at least `config.min_records` records are loaded by a
+    /// `/loader` job through `client` (`config.prefix` is replaced by each item's
+    /// [`bulk_prefix`]).
+    pub fn with_bulk(mut self, client: Arc<NeptuneClient>, config: BulkConfig) -> LoadHandler<S> {
+        self.bulk = Some((client, config));
+        self
     }
 
     /// The store this handler reads.
@@ -71,7 +91,16 @@ impl<S: ObjectStore> LoadHandler<S> {
         let chunk = parse_csv_chunk(&text)
             .map_err(|e| StepError::new(ErrorName::BadInput, format!("{source}: {e}")))?;
         let results = vec![(item.query.clone(), chunk.rows)];
-        let report = load_results(&spec, &results, sink)
+        let upload = S3CsvUpload::new(&self.store, &item.bucket);
+        let bulk_config = self.bulk.as_ref().map(|(client, config)| {
+            (client, BulkConfig { prefix: bulk_prefix(&item), ..config.clone() })
+        });
+        let route = bulk_config.as_ref().map(|(client, config)| BulkRoute {
+            client: client.as_ref(),
+            upload: &upload,
+            config,
+        });
+        let report = load_results_routed(&spec, &results, sink, route)
             .await
             .map_err(|e| StepError::new(e.error_name(), format!("{source}: {e}")))?;
         for (query, rejected) in report.rejected.iter().take(REJECTED_LOGGED) {
@@ -93,6 +122,8 @@ impl<S: ObjectStore> LoadHandler<S> {
             requests: report.upsert.requests as u64,
             retries: report.upsert.retries as u64,
             rejected_rows: report.rejected.len() as u64,
+            path: if report.bulk.is_some() { LoadPath::Bulk } else { LoadPath::Upsert },
+            bulk_load_id: report.bulk.as_ref().map(|b| b.load_id.clone()),
         };
         tracing::info!(
             key = %result.key,
@@ -104,6 +135,8 @@ impl<S: ObjectStore> LoadHandler<S> {
             requests = result.requests,
             retries = result.retries,
             rejected_rows = result.rejected_rows,
+            path = report.path(),
+            bulk_load_id = result.bulk_load_id.as_deref().unwrap_or(""),
             elapsed_ms = report.elapsed.as_millis() as u64,
             "loaded"
         );
