@@ -1,5 +1,6 @@
 //! Step handlers: one async function per Lambda, written against the storage port.
 
+pub mod extract;
 pub mod load;
 pub mod transform;
 
