@@ -19,6 +19,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use graphetl_core::contract::Window;
 use serde_json::{Value, json};
 
+/// The window `graphetl generate` and `serve-source` use when none is given: the sample's.
+pub const DEFAULT_WINDOW: &str = "2026-11-20T03:00:00Z/2026-11-20T06:00:00Z";
+
 /// Share of bad rows when none is given (0.5%).
 pub const DEFAULT_BAD_ROW_RATE: f64 = 0.005;
 

@@ -8,6 +8,7 @@
 //! - [`extract_generator`] and [`generator`]: the `generator` kind, synthetic service-call
 //!   records (power-law call graph, lognormal latencies, error bursts, the spec's messy values
 //!   and a stated share of bad rows), deterministic for a seed;
+//! - [`files`]: generated records as local files in the raw layout (`graphetl generate`);
 //! - [`source`]: a loopback HTTP server answering the service-calls API shape, so the `http`
 //!   kind runs locally (`graphetl serve-source`, tests), with optional failure injection;
 //! - [`secrets`]: the `SecretResolver` port (env and literal here, SSM and Secrets Manager
@@ -22,6 +23,7 @@
 //! secrets, which is what they mean); the Lambda handler and the CLI call these functions.
 
 mod clock;
+pub mod files;
 pub mod generator;
 mod http;
 pub mod secrets;
