@@ -479,3 +479,95 @@ fn the_generator_is_deterministic_and_plants_a_stated_share_of_bad_rows() {
         .count();
     assert!(failed > 0 && failed < first.len() / 4, "{failed}");
 }
+
+/// The SSM and Secrets Manager resolver against a loopback stand-in for both JSON APIs.
+#[cfg(feature = "aws")]
+mod aws_secrets {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper::{Request, Response};
+    use hyper_util::rt::TokioIo;
+
+    use crate::secrets::aws::AwsSecrets;
+    use crate::secrets::{SecretErrorKind, SecretRef, SecretResolver};
+
+    async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let (status, reply) = match (target.as_str(), &body) {
+            ("AmazonSSM.GetParameter", b)
+                if b["Name"] == "/graphetl/token" && b["WithDecryption"] == true =>
+            {
+                (
+                    200,
+                    serde_json::json!({"Parameter": {"Name": "/graphetl/token", "Type": "SecureString", "Value": "ssm-value-1", "Version": 1}}),
+                )
+            }
+            ("AmazonSSM.GetParameter", _) => (
+                400,
+                serde_json::json!({"__type": "ParameterNotFound", "message": "no such parameter"}),
+            ),
+            ("secretsmanager.GetSecretValue", b) if b["SecretId"] == "graphetl/api" => (
+                200,
+                serde_json::json!({"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:graphetl/api-AbCdEf", "Name": "graphetl/api", "SecretString": "sm-value-2", "VersionId": "v1"}),
+            ),
+            ("secretsmanager.GetSecretValue", _) => (
+                400,
+                serde_json::json!({"__type": "AccessDeniedException", "Message": "not allowed"}),
+            ),
+            _ => (500, serde_json::json!({"__type": "InternalServerError", "message": "?"})),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(reply.to_string())));
+        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+        Ok(response)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ssm_and_secrets_manager_references_resolve_through_their_apis()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), hyper::service::service_fn(answer)),
+                );
+            }
+        });
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        let secrets = AwsSecrets::new(&config);
+        let ssm = secrets.resolve(&SecretRef::Ssm("/graphetl/token".into())).await?;
+        assert_eq!(ssm.expose(), "ssm-value-1");
+        let sm = secrets.resolve(&SecretRef::SecretsManager("graphetl/api".into())).await?;
+        assert_eq!(sm.expose(), "sm-value-2");
+        assert_eq!(format!("{sm:?} {sm}"), "Secret(<redacted>) <redacted>");
+        let literal = secrets.resolve(&SecretRef::Literal("plain".into())).await?;
+        assert_eq!(literal.expose(), "plain");
+
+        let missing = secrets.resolve(&SecretRef::Ssm("/graphetl/nope".into())).await;
+        let missing = missing.err().ok_or("should fail")?;
+        assert_eq!(missing.kind(), SecretErrorKind::NotFound, "{missing}");
+        assert!(missing.to_string().contains("ssm:/graphetl/nope"), "{missing}");
+        let denied = secrets.resolve(&SecretRef::SecretsManager("other".into())).await;
+        assert_eq!(denied.err().map(|e| e.kind()), Some(SecretErrorKind::AccessDenied));
+        Ok(())
+    }
+}
