@@ -65,6 +65,28 @@ pub struct TimedRecord {
     pub record: Value,
 }
 
+impl TimedRecord {
+    /// Places a record at the instant of its `field` (ISO 8601, `YYYY-MM-DD HH:MM:SS[.f]` UTC
+    /// or epoch milliseconds, as the service-calls spec reads it), e.g. to serve sample files;
+    /// a record whose field is missing or does not parse is given back.
+    pub fn from_value(record: Value, field: &str) -> Result<TimedRecord, Value> {
+        use graphetl_core::convert::{TimeFormat, TimeFormats};
+        let formats: Vec<TimeFormat> = ["iso8601", "%Y-%m-%d %H:%M:%S%.f", "epoch_millis"]
+            .iter()
+            .filter_map(|f| TimeFormat::parse(f).ok())
+            .collect();
+        let text = match record.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(record),
+        };
+        match TimeFormats::new(formats).parse_timestamp(&text) {
+            Ok(micros) => Ok(TimedRecord { at_millis: micros.div_euclid(1000), record }),
+            Err(_) => Err(record),
+        }
+    }
+}
+
 const NAMES: &[&str] = &[
     "web",
     "api",

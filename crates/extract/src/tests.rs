@@ -421,6 +421,26 @@ fn urls_are_rendered_encoded_and_pages_read_at_dotted_paths() {
 }
 
 #[test]
+fn records_are_placed_at_their_timestamps_in_every_accepted_format() {
+    use crate::generator::TimedRecord;
+    let at = |v: Value| TimedRecord::from_value(v, "timestamp").map(|t| t.at_millis).ok();
+    let expected = Some(1_795_143_600_250);
+    assert_eq!(at(json!({"timestamp": "2026-11-20T03:00:00.250+00:00"})), expected);
+    assert_eq!(at(json!({"timestamp": "2026-11-20T12:00:00.250+09:00"})), expected);
+    assert_eq!(at(json!({"timestamp": "2026-11-20 03:00:00.250"})), expected);
+    assert_eq!(at(json!({"timestamp": 1_795_143_600_250_i64})), expected);
+    assert_eq!(at(json!({"timestamp": "yesterday"})), None);
+    assert_eq!(at(json!({"ts": "2026-11-20T03:00:00Z"})), None);
+    // Every generated record but the planted bad timestamps is placed at its own instant.
+    for timed in generate_timed(&config(2000)) {
+        match TimedRecord::from_value(timed.record.clone(), "timestamp") {
+            Ok(placed) => assert_eq!(placed.at_millis, timed.at_millis, "{}", timed.record),
+            Err(record) => assert_eq!(record["timestamp"], "yesterday"),
+        }
+    }
+}
+
+#[test]
 fn the_generator_is_deterministic_and_plants_a_stated_share_of_bad_rows() {
     let mut config = config(20_000);
     config.bad_row_rate = 0.01;
