@@ -42,6 +42,10 @@ enum Command {
     HistoryBudget(commands::states::BudgetArgs),
     /// Compare retry policies for Lambda throttling on the real process-files state machine.
     SimulateRetries(commands::simulate::Args),
+    /// Write synthetic service-call records (gzip JSON lines in the raw layout, or one file).
+    Generate(commands::generate::Args),
+    /// Serve synthetic service-call records as the http source API on 127.0.0.1.
+    ServeSource(commands::serve_source::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,8 @@ fn main() -> ExitCode {
         Command::States(args) => commands::states::run(&args),
         Command::HistoryBudget(args) => commands::states::budget(&args),
         Command::SimulateRetries(args) => commands::simulate::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
+        Command::ServeSource(args) => commands::serve_source::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,13 @@ pub enum ErrorName {
     NeptuneThrottled,
     /// Neptune failed transiently (ConcurrentModification, internal failure, read-only replica).
     NeptuneTransient,
+    /// The extract's source kept answering 429 until the attempts per page ran out.
+    SourceThrottled,
+    /// The extract's source kept failing (5xx, timeout, connection error) until the attempts ran out.
+    SourceUnavailable,
+    /// The extract's source refused the request (4xx other than 429) or sent a page that is
+    /// not the shape the spec says; a retry would get the same answer.
+    SourceRejected,
 }
 
 impl ErrorName {
@@ -63,6 +70,9 @@ impl ErrorName {
         ErrorName::AthenaTransient,
         ErrorName::NeptuneThrottled,
         ErrorName::NeptuneTransient,
+        ErrorName::SourceThrottled,
+        ErrorName::SourceUnavailable,
+        ErrorName::SourceRejected,
     ];
 
     /// The stable string, e.g. `GraphEtl.BadInput`.
@@ -81,6 +91,9 @@ impl ErrorName {
             ErrorName::AthenaTransient => "GraphEtl.AthenaTransient",
             ErrorName::NeptuneThrottled => "GraphEtl.NeptuneThrottled",
             ErrorName::NeptuneTransient => "GraphEtl.NeptuneTransient",
+            ErrorName::SourceThrottled => "GraphEtl.SourceThrottled",
+            ErrorName::SourceUnavailable => "GraphEtl.SourceUnavailable",
+            ErrorName::SourceRejected => "GraphEtl.SourceRejected",
         }
     }
 
@@ -92,14 +105,17 @@ impl ErrorName {
             | ErrorName::AthenaThrottled
             | ErrorName::AthenaTransient
             | ErrorName::NeptuneThrottled
-            | ErrorName::NeptuneTransient => Retry::Transient,
+            | ErrorName::NeptuneTransient
+            | ErrorName::SourceThrottled
+            | ErrorName::SourceUnavailable => Retry::Transient,
             ErrorName::BadInput
             | ErrorName::BadSpec
             | ErrorName::BadEvent
             | ErrorName::NotFound
             | ErrorName::StorageAccessDenied
             | ErrorName::Internal
-            | ErrorName::FilesFailed => Retry::Permanent,
+            | ErrorName::FilesFailed
+            | ErrorName::SourceRejected => Retry::Permanent,
         }
     }
 

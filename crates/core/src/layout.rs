@@ -42,6 +42,40 @@ pub fn run_prefix(run_id: &str) -> String {
     format!("runs/{run_id}/")
 }
 
+/// Folder of the raw files extracted for a window starting at `start`:
+/// `raw/<dataset>/dt=YYYY-MM-DD/hour=HH/`.
+pub fn raw_hour_dir(dataset: &str, start: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}{}", raw_prefix(dataset), start.format("dt=%Y-%m-%d/hour=%H/"))
+}
+
+/// Prefix that lists exactly the raw files extracted for the window `[start, end)`:
+/// `raw/<dataset>/dt=…/hour=…/part-<start>-<end>-` with compact UTC times
+/// (`20261120T030000Z`). Re-extracting the window writes the same keys.
+pub fn extract_part_prefix(
+    dataset: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let compact = "%Y%m%dT%H%M%SZ";
+    format!(
+        "{}part-{}-{}-",
+        raw_hour_dir(dataset, start),
+        start.format(compact),
+        end.format(compact)
+    )
+}
+
+/// Key of the `index`-th raw file of an extracted window: the window's part prefix plus
+/// `NNNNN.jsonl.gz`.
+pub fn extract_part_key(
+    dataset: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    index: u64,
+) -> String {
+    format!("{}{index:05}.jsonl.gz", extract_part_prefix(dataset, start, end))
+}
+
 const KNOWN_EXTENSIONS: &[&str] =
     &[".gz", ".json", ".jsonl", ".ndjson", ".csv", ".txt", ".parquet"];
 

@@ -548,6 +548,23 @@ mod layout_tests {
         );
         assert!(output_stem("raw/x/a b.csv").starts_with("a_b-"));
     }
+
+    #[test]
+    fn extracted_parts_sit_in_the_window_start_hour_under_window_named_keys() {
+        let at = |text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let (start, end) = (at("2026-11-20T03:00:00Z"), at("2026-11-20T04:00:00Z"));
+        assert_eq!(raw_hour_dir("d", start), "raw/d/dt=2026-11-20/hour=03/");
+        let prefix = extract_part_prefix("d", start, end);
+        assert_eq!(prefix, "raw/d/dt=2026-11-20/hour=03/part-20261120T030000Z-20261120T040000Z-");
+        let key = extract_part_key("d", start, end, 7);
+        assert_eq!(key, format!("{prefix}00007.jsonl.gz"));
+        assert_eq!(raw_relative_dir("d", &key), "dt=2026-11-20/hour=03/");
+        assert!(output_stem(&key).starts_with("part-20261120T030000Z-20261120T040000Z-00007-"));
+    }
 }
 
 mod error_tests {
@@ -564,5 +581,7 @@ mod error_tests {
         }
         assert_eq!(ErrorName::BadInput.retry(), Retry::Permanent);
         assert_eq!(ErrorName::StorageThrottled.retry(), Retry::Transient);
+        assert_eq!(ErrorName::SourceThrottled.retry(), Retry::Transient);
+        assert_eq!(ErrorName::SourceRejected.retry(), Retry::Permanent);
     }
 }

@@ -146,6 +146,27 @@ impl TransformSettings {
     }
 }
 
+/// Typed settings of the extract function, read once at init.
+#[derive(Debug, Clone)]
+pub struct ExtractSettings {
+    /// Records a `generator` source writes per window (`GRAPHETL_GENERATOR_RECORDS`,
+    /// default 10000).
+    pub generator_records: u64,
+}
+
+impl ExtractSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<ExtractSettings, Error> {
+        let generator_records = match std::env::var("GRAPHETL_GENERATOR_RECORDS") {
+            Err(_) => 10_000,
+            Ok(value) => value.trim().parse::<u64>().map_err(|_| {
+                format!("GRAPHETL_GENERATOR_RECORDS={value:?} is not a number of records")
+            })?,
+        };
+        Ok(ExtractSettings { generator_records })
+    }
+}
+
 /// Typed settings of the load function, read once at init.
 ///
 /// Each setting is read from `GRAPHETL_NEPTUNE_<NAME>` (the names `infra/template.yaml` sets),

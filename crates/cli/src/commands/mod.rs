@@ -2,11 +2,13 @@
 
 pub(crate) mod aws;
 pub(crate) mod failures;
+pub(crate) mod generate;
 pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod mock_neptune;
 pub(crate) mod reprocess;
 pub(crate) mod run;
+pub(crate) mod serve_source;
 pub(crate) mod simulate;
 pub(crate) mod states;
 pub(crate) mod stream;

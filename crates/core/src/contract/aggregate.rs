@@ -123,7 +123,10 @@ mod tests {
         let out: AggregateOutput = serde_json::from_str(fixture)?;
         assert_eq!(out.chunks.len(), 2);
         assert!(out.chunks.iter().all(|c| c.query == out.query));
-        assert_eq!(serde_json::to_value(&out)?, serde_json::from_str::<serde_json::Value>(fixture)?);
+        assert_eq!(
+            serde_json::to_value(&out)?,
+            serde_json::from_str::<serde_json::Value>(fixture)?
+        );
         Ok(())
     }
 }

@@ -11,12 +11,12 @@
 
 use std::num::NonZeroUsize;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use graphetl_athena::chunks::{chunk_file_name, render_csv_chunks};
 use graphetl_athena::engine::{QueryEngine, QueryParams, QuerySpecResolved, table_name};
 use graphetl_core::contract::{
     AggregateOutput, AggregatePlan, AggregatePlanRequest, AggregateQueryRequest, ChunkRef,
-    PlannedQuery,
+    PlannedQuery, Window,
 };
 use graphetl_core::errors::StepError;
 use graphetl_core::{ErrorName, layout};
@@ -167,9 +167,13 @@ impl<S: ObjectStore> AggregateHandler<S> {
 pub fn days_of_run(run: &Value) -> Result<(String, String), StepError> {
     let bad = |message: String| StepError::new(ErrorName::BadEvent, message);
     if let Some(window) = run.get("window").filter(|w| !w.is_null()) {
-        let (start, end) = window_bounds(window).map_err(bad)?;
-        let last = end - Duration::microseconds(1);
-        return Ok((start.format("%Y-%m-%d").to_string(), last.format("%Y-%m-%d").to_string()));
+        let window: Window = serde_json::from_value(window.clone())
+            .map_err(|e| bad(format!("the run's window: {e}")))?;
+        let last = window.end() - Duration::microseconds(1);
+        return Ok((
+            window.start().format("%Y-%m-%d").to_string(),
+            last.format("%Y-%m-%d").to_string(),
+        ));
     }
     if let Some(prefix) = run.get("prefix").and_then(Value::as_str) {
         let day = prefix.split('/').find_map(|part| part.strip_prefix("dt="));
@@ -181,80 +185,4 @@ pub fn days_of_run(run: &Value) -> Result<(String, String), StepError> {
         }
     }
     Ok((ALL_DAYS.0.to_owned(), ALL_DAYS.1.to_owned()))
-}
-
-/// `[start, end)` of a window given as `{start, end}` or `{end, duration}` (RFC 3339 instants;
-/// the duration as seconds or ISO-8601 `PnDTnHnMnS`).
-pub fn window_bounds(window: &Value) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    let instant = |field: &str| -> Result<Option<DateTime<Utc>>, String> {
-        match window.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
-                .map(|t| Some(t.with_timezone(&Utc)))
-                .map_err(|e| format!("window.{field} \"{text}\": {e}")),
-            Some(other) => Err(format!("window.{field}: expected an RFC 3339 string, got {other}")),
-        }
-    };
-    let end = instant("end")?.ok_or("the window has no \"end\"")?;
-    let start = match (instant("start")?, window.get("duration")) {
-        (Some(start), None) => start,
-        (None, Some(duration)) => end - parse_duration(duration)?,
-        (Some(_), Some(_)) => return Err("the window has both \"start\" and \"duration\"".into()),
-        (None, None) => return Err("the window needs \"start\" or \"duration\"".into()),
-    };
-    if start >= end {
-        return Err(format!("the window is empty: start {start} is not before end {end}"));
-    }
-    Ok((start, end))
-}
-
-/// Seconds (a number or digits) or an ISO-8601 duration of days, hours, minutes and seconds.
-fn parse_duration(value: &Value) -> Result<Duration, String> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        other => return Err(format!("window.duration: expected seconds or PT…, got {other}")),
-    };
-    if let Ok(seconds) = text.parse::<i64>() {
-        return if seconds > 0 {
-            Ok(Duration::seconds(seconds))
-        } else {
-            Err(format!("window.duration {seconds}: must be positive"))
-        };
-    }
-    let invalid = || {
-        format!("window.duration \"{text}\": expected seconds or an ISO-8601 duration like PT1H")
-    };
-    let rest = text.strip_prefix('P').ok_or_else(invalid)?;
-    let (days_part, time_part) = match rest.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
-    };
-    let mut total = Duration::zero();
-    let mut take = |part: &str, units: &[(char, i64)]| -> Result<(), String> {
-        let mut number = String::new();
-        for c in part.chars() {
-            if c.is_ascii_digit() {
-                number.push(c);
-                continue;
-            }
-            let seconds =
-                units.iter().find(|(u, _)| *u == c).map(|(_, s)| *s).ok_or_else(invalid)?;
-            let n: i64 = number.parse().map_err(|_| invalid())?;
-            total += Duration::seconds(n.checked_mul(seconds).ok_or_else(invalid)?);
-            number.clear();
-        }
-        if number.is_empty() { Ok(()) } else { Err(invalid()) }
-    };
-    take(days_part, &[('W', 604_800), ('D', 86_400)])?;
-    if let Some(time) = time_part {
-        if time.is_empty() {
-            return Err(invalid());
-        }
-        take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
-    }
-    if total <= Duration::zero() {
-        return Err(invalid());
-    }
-    Ok(total)
 }

@@ -1,6 +1,7 @@
 //! Step handlers: one async function per Lambda, written against the storage port.
 
 pub mod aggregate;
+pub mod extract;
 pub mod load;
 pub mod transform;
 

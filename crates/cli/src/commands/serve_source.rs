@@ -1,0 +1,61 @@
+//! `graphetl serve-source`: the service-calls API on 127.0.0.1, serving generated records,
+//! so a spec with an `http` source can be extracted locally. Serves until interrupted.
+
+use std::process::ExitCode;
+
+use graphetl_extract::generator::{DEFAULT_BAD_ROW_RATE, DEFAULT_WINDOW, GeneratorConfig};
+use graphetl_extract::source::{InjectedFailure, ServeOptions, serve_generated};
+
+/// Arguments of `graphetl serve-source`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Records to serve (spread over the window).
+    #[arg(long, default_value_t = 10_000)]
+    records: u64,
+    /// Distinct services in the call graph.
+    #[arg(long, default_value_t = 40)]
+    services: u32,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The time window of the records, START/END (RFC 3339), START/DURATION or DURATION/END.
+    #[arg(long, default_value = DEFAULT_WINDOW)]
+    window: String,
+    /// Port on 127.0.0.1 (0 picks a free one; the URL is printed). 8099 is the shipped spec's.
+    #[arg(long, default_value_t = 8099)]
+    port: u16,
+    /// Records per page.
+    #[arg(long, default_value_t = 1000)]
+    page_size: usize,
+    /// Answer every Nth request with 429 (Retry-After: 1) to exercise retries (0 = never).
+    #[arg(long, default_value_t = 0)]
+    throttle_every: u64,
+}
+
+/// Runs the command until interrupted.
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = GeneratorConfig {
+        seed: args.seed,
+        bad_row_rate: DEFAULT_BAD_ROW_RATE,
+        ..GeneratorConfig::new(
+            args.services,
+            args.records,
+            super::generate::parse_window(&args.window)?,
+        )
+    };
+    let options = ServeOptions {
+        page_size: args.page_size.max(1),
+        fail_every: args.throttle_every,
+        failure: InjectedFailure::TooManyRequests { retry_after_seconds: 1 },
+        require_header: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let source = serve_generated(&config, options, ([127, 0, 0, 1], args.port).into()).await?;
+        println!("{}", source.url_template());
+        println!("serving {} records of {} (Ctrl-C stops)", args.records, config.window);
+        std::future::pending::<()>().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

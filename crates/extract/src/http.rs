@@ -1,0 +1,439 @@
+//! The `http` source kind: page a JSON API over a window with a cursor, politely.
+//!
+//! Each page is fetched under the rate limit (one request every `1 / rate` seconds at most,
+//! retries included), with a per-request timeout. 429, 408, 5xx, timeouts and connection
+//! errors are retried up to `max_attempts` times per page, waiting what `Retry-After` says
+//! (seconds or an HTTP date, capped) or else a capped exponential backoff with jitter; any other
+//! 4xx fails at once. Header values are resolved once, marked sensitive, and never logged; a
+//! rejected page's body is quoted in the error only with every secret value blanked out.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::SecondsFormat;
+use graphetl_core::contract::{ExtractResult, Window};
+use graphetl_core::spec::HttpSource;
+use graphetl_storage::ObjectStore;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+
+use crate::ExtractError;
+use crate::clock::{Clock, TokioClock};
+use crate::secrets::{SecretRef, SecretResolver};
+use crate::writer::PartWriter;
+
+/// How pages are retried and paced; the defaults suit a real API.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// The clock the rate limit and the backoff sleep on.
+    pub clock: Arc<dyn Clock>,
+    /// First backoff delay (doubled per attempt).
+    pub backoff_base: Duration,
+    /// Longest backoff delay.
+    pub backoff_cap: Duration,
+    /// Longest wait a `Retry-After` may ask for.
+    pub max_retry_after: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            clock: Arc::new(TokioClock::default()),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_cap", &self.backoff_cap)
+            .field("max_retry_after", &self.max_retry_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pages `source` over `window` into raw files of `dataset` in `bucket`, with default options.
+pub async fn extract_http<S: ObjectStore, R: SecretResolver>(
+    source: &HttpSource,
+    window: &Window,
+    store: &S,
+    bucket: &str,
+    dataset: &str,
+    secrets: &R,
+) -> Result<ExtractResult, ExtractError> {
+    extract_http_with(source, window, store, bucket, dataset, secrets, &HttpOptions::default())
+        .await
+}
+
+/// [`extract_http`] with explicit retry, pacing and clock options.
+pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
+    source: &HttpSource,
+    window: &Window,
+    store: &S,
+    bucket: &str,
+    dataset: &str,
+    secrets: &R,
+    options: &HttpOptions,
+) -> Result<ExtractResult, ExtractError> {
+    let (headers, secret_values) = resolve_headers(source, secrets).await?;
+    let client = build_client(source)?;
+    let mut fetcher = Fetcher {
+        client,
+        headers,
+        secret_values,
+        source,
+        options,
+        limiter: Limiter::new(source.rate_limit_per_second),
+        rng: fastrand::Rng::new(),
+    };
+    let mut parts = PartWriter::new(store, bucket, dataset, window, source.records_per_file);
+    let mut cursor = String::new();
+    let mut pages = 0u64;
+    loop {
+        let url = render_url(&source.url, window, &cursor);
+        let mut page = fetcher.fetch(&url).await?;
+        pages += 1;
+        let records = take_records(&mut page, &source.records_path)
+            .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?;
+        tracing::debug!(url = %url, records = records.len(), "page");
+        for record in &records {
+            parts.push(record).await?;
+        }
+        let next = match &source.cursor_path {
+            Some(path) => next_cursor(&page, path)
+                .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?,
+            None => None,
+        };
+        match next {
+            None => break,
+            Some(next) if next == cursor => {
+                return Err(ExtractError::BadPage {
+                    url,
+                    reason: format!(
+                        "the next cursor is the same as this page's (\"{next}\"); the source would be paged forever"
+                    ),
+                });
+            }
+            Some(next) => cursor = next,
+        }
+    }
+    let written = parts.finish().await?;
+    tracing::info!(
+        dataset,
+        window = %window,
+        prefix = %written.prefix,
+        pages,
+        files = written.files,
+        records = written.records,
+        stale_deleted = written.stale_deleted,
+        "extracted"
+    );
+    Ok(ExtractResult {
+        prefix: written.prefix,
+        files: written.files,
+        records: written.records,
+        pages,
+    })
+}
+
+async fn resolve_headers<R: SecretResolver>(
+    source: &HttpSource,
+    secrets: &R,
+) -> Result<(HeaderMap, Vec<String>), ExtractError> {
+    let mut headers = HeaderMap::new();
+    let mut secret_values = Vec::new();
+    for (name, text) in &source.headers {
+        let secret_error = |source| ExtractError::Secret { header: name.clone(), source };
+        let reference = SecretRef::parse(text).map_err(secret_error)?;
+        let value = secrets.resolve(&reference).await.map_err(secret_error)?;
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ExtractError::BadSource(format!("\"{name}\" is not a header name")))?;
+        let mut header_value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            ExtractError::BadSource(format!(
+                "the value of header {name} ({}) is not a valid header value",
+                reference.describe()
+            ))
+        })?;
+        if !matches!(reference, SecretRef::Literal(_)) {
+            header_value.set_sensitive(true);
+            if !value.expose().is_empty() {
+                secret_values.push(value.expose().to_owned());
+            }
+        }
+        headers.insert(header, header_value);
+    }
+    Ok((headers, secret_values))
+}
+
+fn build_client(source: &HttpSource) -> Result<reqwest::Client, ExtractError> {
+    // reqwest is built without a bundled rustls provider: use aws-lc-rs, as the AWS SDK does.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile; either is fine.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    let timeout = Duration::from_secs(source.timeout_seconds.max(1));
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .user_agent(concat!("graphetl-extract/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ExtractError::BadSource(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Requests no more often than once per interval (retries included).
+struct Limiter {
+    interval: Option<Duration>,
+    next: Duration,
+}
+
+impl Limiter {
+    fn new(per_second: f64) -> Limiter {
+        let interval = (per_second.is_finite() && per_second > 0.0)
+            .then(|| Duration::try_from_secs_f64(1.0 / per_second).ok())
+            .flatten();
+        Limiter { interval, next: Duration::ZERO }
+    }
+
+    async fn wait(&mut self, clock: &dyn Clock) {
+        let Some(interval) = self.interval else { return };
+        let now = clock.now();
+        if now < self.next {
+            clock.sleep(self.next - now).await;
+        }
+        self.next = clock.now().max(self.next) + interval;
+    }
+}
+
+enum Failure {
+    Throttled { retry_after: Option<Duration> },
+    Transient { reason: String, retry_after: Option<Duration> },
+}
+
+struct Fetcher<'a> {
+    client: reqwest::Client,
+    headers: HeaderMap,
+    secret_values: Vec<String>,
+    source: &'a HttpSource,
+    options: &'a HttpOptions,
+    limiter: Limiter,
+    rng: fastrand::Rng,
+}
+
+impl Fetcher<'_> {
+    async fn fetch(&mut self, url: &str) -> Result<serde_json::Value, ExtractError> {
+        let attempts = self.source.max_attempts.max(1);
+        let timeout = Duration::from_secs(self.source.timeout_seconds.max(1));
+        let clock = self.options.clock.as_ref();
+        for attempt in 1..=attempts {
+            self.limiter.wait(clock).await;
+            let sent =
+                self.client.get(url).headers(self.headers.clone()).timeout(timeout).send().await;
+            let failure = match sent {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers().get(RETRY_AFTER));
+                    if status.is_success() {
+                        match response.bytes().await {
+                            Ok(body) => {
+                                return serde_json::from_slice(&body).map_err(|e| {
+                                    ExtractError::BadPage {
+                                        url: url.to_owned(),
+                                        reason: format!("the page is not JSON: {e}"),
+                                    }
+                                });
+                            }
+                            Err(e) => Failure::Transient {
+                                reason: format!("reading the page failed: {}", describe(&e)),
+                                retry_after: None,
+                            },
+                        }
+                    } else if status.as_u16() == 429 {
+                        Failure::Throttled { retry_after }
+                    } else if status.is_server_error() || status.as_u16() == 408 {
+                        Failure::Transient { reason: format!("HTTP {status}"), retry_after }
+                    } else {
+                        let body = response.text().await.unwrap_or_default();
+                        return Err(ExtractError::Rejected {
+                            url: url.to_owned(),
+                            status: status.as_u16(),
+                            body: self.snippet(&body),
+                        });
+                    }
+                }
+                Err(e) if e.is_builder() => {
+                    return Err(ExtractError::BadSource(format!(
+                        "cannot request {url}: {}",
+                        describe(&e)
+                    )));
+                }
+                Err(e) if e.is_timeout() => Failure::Transient {
+                    reason: format!("no answer within {}s", timeout.as_secs()),
+                    retry_after: None,
+                },
+                Err(e) => Failure::Transient { reason: describe(&e), retry_after: None },
+            };
+            let (reason, retry_after) = match &failure {
+                Failure::Throttled { retry_after } => ("HTTP 429".to_owned(), *retry_after),
+                Failure::Transient { reason, retry_after } => (reason.clone(), *retry_after),
+            };
+            if attempt == attempts {
+                return Err(match failure {
+                    Failure::Throttled { .. } => {
+                        ExtractError::Throttled { url: url.to_owned(), attempts }
+                    }
+                    Failure::Transient { reason, .. } => {
+                        ExtractError::Unavailable { url: url.to_owned(), attempts, reason }
+                    }
+                });
+            }
+            let delay = match retry_after {
+                Some(asked) => asked.min(self.options.max_retry_after),
+                None => self.backoff(attempt),
+            };
+            tracing::warn!(
+                url = %url,
+                attempt,
+                attempts,
+                reason = %reason,
+                delay_ms = delay.as_millis() as u64,
+                "page failed; retrying"
+            );
+            clock.sleep(delay).await;
+        }
+        // The loop returns on its last attempt.
+        Err(ExtractError::Unavailable {
+            url: url.to_owned(),
+            attempts,
+            reason: "no attempt was made".to_owned(),
+        })
+    }
+
+    /// Capped exponential backoff with equal jitter: half the step, plus up to half again.
+    fn backoff(&mut self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+        let step = self.options.backoff_base.saturating_mul(factor).min(self.options.backoff_cap);
+        let half = step / 2;
+        let jitter_nanos = self.rng.u64(0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX));
+        half + Duration::from_nanos(jitter_nanos)
+    }
+
+    /// The start of a response body for an error message, with secret values blanked out.
+    fn snippet(&self, body: &str) -> String {
+        let mut text: String = body.trim().chars().take(300).collect();
+        for secret in &self.secret_values {
+            text = text.replace(secret.as_str(), "<redacted>");
+        }
+        if text.is_empty() { String::new() } else { format!(": {text}") }
+    }
+}
+
+/// A reqwest error with its causes, on one line.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds or an HTTP date (a date in the past means now).
+pub(crate) fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub(crate) fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The page URL: `{start}` and `{end}` as RFC 3339 UTC times, `{cursor}` (empty on the first
+/// page), each URL-encoded.
+pub(crate) fn render_url(template: &str, window: &Window, cursor: &str) -> String {
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    template
+        .replace("{start}", &encode(&time(window.start())))
+        .replace("{end}", &encode(&time(window.end())))
+        .replace("{cursor}", &encode(cursor))
+}
+
+fn walk<'v>(mut value: &'v mut serde_json::Value, path: &str) -> Option<&'v mut serde_json::Value> {
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        value = match value {
+            serde_json::Value::Object(map) => map.get_mut(segment)?,
+            serde_json::Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Takes the records array out of a page (`path` dotted; empty = the page itself).
+pub(crate) fn take_records(
+    page: &mut serde_json::Value,
+    path: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let shown = if path.is_empty() { "the page" } else { path };
+    match walk(page, path) {
+        Some(serde_json::Value::Array(items)) => Ok(std::mem::take(items)),
+        Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(other) => Err(format!(
+            "records_path \"{shown}\" is a {}, expected an array of records",
+            kind_of(other)
+        )),
+        None => Err(format!("the page has no \"{shown}\" (records_path)")),
+    }
+}
+
+/// The next cursor at `path`: absent, null or empty means the last page.
+pub(crate) fn next_cursor(page: &serde_json::Value, path: &str) -> Result<Option<String>, String> {
+    let mut value = page;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let next = match value {
+            serde_json::Value::Object(map) => map.get(segment),
+            _ => None,
+        };
+        match next {
+            Some(v) => value = v,
+            None => return Ok(None),
+        }
+    }
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.is_empty() => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(format!(
+            "cursor_path \"{path}\" is a {}, expected a string, a number or null",
+            kind_of(other)
+        )),
+    }
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
