@@ -36,11 +36,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (status, failures): (String, Vec<FailedItem>) = if args.local {
         let record = read_record(&args.data_dir, &args.execution)?;
-        let settings = LocalSettings {
-            data_dir: args.data_dir.clone(),
-            repo: repo_root(),
-            lambda_concurrency: 1,
-        };
+        let settings = LocalSettings::new(args.data_dir.clone(), repo_root(), 1);
         runtime.block_on(async {
             let env = LocalEnv::start(settings).await?;
             let (_, failures) = env.results(&record).await?;

@@ -10,16 +10,33 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::Instant;
+
 use anyhow::{Context, bail};
-use graphetl_core::contract::TransformItem;
-use graphetl_core::layout;
+use graphetl_athena::engine::table_name;
+use graphetl_athena::local::LocalEngine;
+use graphetl_core::contract::{AggregateEvent, ExtractRequest, LoadChunk, TransformItem};
+use graphetl_core::errors::StepError;
+use graphetl_core::{ErrorName, layout};
+use graphetl_extract::secrets::LocalSecrets;
+use graphetl_lambda::handlers::aggregate::{AggregateHandler, DEFAULT_ROWS_PER_CHUNK};
+use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
+use graphetl_lambda::handlers::load::LoadHandler;
+use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
 use graphetl_lambda::local::StoreItems;
+use graphetl_neptune::local::{LocalGraph, SharedGraph, render_picture};
+use graphetl_neptune::{Batcher, Budget, UpsertForm};
 use graphetl_states::asl::StateMachine;
 use graphetl_states::exec::{Engine, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
 use graphetl_transform::TransformOptions;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// The bucket local runs use on the embedded endpoint.
@@ -64,8 +81,96 @@ pub(crate) struct LocalSettings {
     pub(crate) data_dir: PathBuf,
     /// The folder holding statemachine/ (the repository root).
     pub(crate) repo: PathBuf,
-    /// Concurrent invocations of the transform function before it throttles like Lambda.
+    /// Concurrent invocations of each function before it throttles like Lambda.
     pub(crate) lambda_concurrency: usize,
+    /// Options of the extract handler (generator size, HTTP retries).
+    pub(crate) extract: ExtractOptions,
+    /// Rows per aggregate result chunk (one load invocation each).
+    pub(crate) rows_per_chunk: NonZeroUsize,
+}
+
+impl LocalSettings {
+    /// Settings with the defaults of the Lambda functions.
+    pub(crate) fn new(
+        data_dir: PathBuf,
+        repo: PathBuf,
+        lambda_concurrency: usize,
+    ) -> LocalSettings {
+        LocalSettings {
+            data_dir,
+            repo,
+            lambda_concurrency: lambda_concurrency.max(1),
+            extract: ExtractOptions::default(),
+            rows_per_chunk: NonZeroUsize::new(DEFAULT_ROWS_PER_CHUNK).unwrap_or(NonZeroUsize::MIN),
+        }
+    }
+}
+
+/// Wall-clock spans of the functions' invocations during one run.
+#[derive(Clone, Default)]
+struct StepTimings(Arc<Mutex<BTreeMap<&'static str, (Instant, Instant, u64)>>>);
+
+impl StepTimings {
+    fn record(&self, name: &'static str, started: Instant) {
+        let ended = Instant::now();
+        if let Ok(mut spans) = self.0.lock() {
+            let span = spans.entry(name).or_insert((started, ended, 0));
+            span.0 = span.0.min(started);
+            span.1 = span.1.max(ended);
+            span.2 += 1;
+        }
+    }
+
+    /// (function, seconds from first start to last end, invocations), in pipeline order.
+    fn spans(&self) -> Vec<(String, f64, u64)> {
+        let Ok(spans) = self.0.lock() else { return Vec::new() };
+        ["extract", "transform", "aggregate", "load"]
+            .iter()
+            .filter_map(|name| {
+                spans.get(name).map(|(a, b, n)| ((*name).to_owned(), (*b - *a).as_secs_f64(), *n))
+            })
+            .collect()
+    }
+}
+
+/// Registers a step handler as the local Lambda function `graphetl-<name>`: the event is decoded
+/// with the handler's contract, a `StepError` becomes the Lambda error with its stable name, and
+/// the invocation's time is recorded.
+fn register<E, R, F, Fut>(
+    functions: &mut Functions,
+    name: &'static str,
+    concurrency: Option<usize>,
+    timings: &StepTimings,
+    handler: F,
+) where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(E) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, StepError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let timings = timings.clone();
+    functions.register(
+        &function_arn(name),
+        Arc::new(move |payload: Value| {
+            let (handler, timings) = (handler.clone(), timings.clone());
+            async move {
+                let started = Instant::now();
+                let event: E = serde_json::from_value(payload).map_err(|e| {
+                    FunctionError::new(
+                        "GraphEtl.BadEvent",
+                        format!("the event does not match the contract: {e}"),
+                    )
+                })?;
+                let result = handler(event).await;
+                timings.record(name, started);
+                let response = result.map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
+                serde_json::to_value(response)
+                    .map_err(|e| FunctionError::new("GraphEtl.Internal", e.to_string()))
+            }
+        }),
+        concurrency,
+    );
 }
 
 /// A started local environment: the S3 endpoint and a store on it.
@@ -113,30 +218,77 @@ impl LocalEnv {
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
-        let handler =
-            Arc::new(TransformHandler::new(self.server.store(), TransformOptions::default(), work));
+        let store = self.server.store();
+        let concurrency = Some(self.settings.lambda_concurrency);
+        let timings = StepTimings::default();
+        let graph = SharedGraph::new(Batcher::new(UpsertForm::MergeSingleMap, Budget::default()));
         let mut functions = Functions::new();
-        functions.register(
-            &function_arn("transform"),
-            Arc::new(move |payload: Value| {
-                let handler = handler.clone();
-                async move {
-                    let item: TransformItem = serde_json::from_value(payload).map_err(|e| {
-                        FunctionError::new(
-                            "GraphEtl.BadEvent",
-                            format!("the event does not match the contract: {e}"),
-                        )
-                    })?;
-                    let result = handler
-                        .handle(item)
-                        .await
-                        .map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
-                    serde_json::to_value(result)
-                        .map_err(|e| FunctionError::new("GraphEtl.Internal", e.to_string()))
-                }
-            }),
-            Some(self.settings.lambda_concurrency),
+
+        let extract = Arc::new(ExtractHandler::new(
+            store.clone(),
+            LocalSecrets::from_env(),
+            self.settings.extract.clone(),
+        ));
+        register(
+            &mut functions,
+            "extract",
+            concurrency,
+            &timings,
+            move |request: ExtractRequest| {
+                let extract = extract.clone();
+                async move { extract.handle(request).await }
+            },
         );
+
+        let transform =
+            Arc::new(TransformHandler::new(store.clone(), TransformOptions::default(), work));
+        register(&mut functions, "transform", concurrency, &timings, move |item: TransformItem| {
+            let transform = transform.clone();
+            async move { transform.handle(item).await }
+        });
+
+        let aggregate =
+            Arc::new(AggregateHandler::new(store.clone(), self.settings.rows_per_chunk));
+        let bucket_dir = self.bucket_dir();
+        let spec_store = store.clone();
+        register(
+            &mut functions,
+            "aggregate",
+            concurrency,
+            &timings,
+            move |event: AggregateEvent| {
+                let (aggregate, store, bucket_dir) =
+                    (aggregate.clone(), spec_store.clone(), bucket_dir.clone());
+                async move {
+                    let response = match event {
+                        AggregateEvent::Plan(request) => {
+                            serde_json::to_value(aggregate.plan(request).await?)
+                        }
+                        AggregateEvent::Query(request) => {
+                            let spec = load_spec(&store, &request.bucket, &request.dataset).await?;
+                            let curated = bucket_dir.join(layout::curated_prefix(&request.dataset));
+                            let engine = LocalEngine::over_dir(
+                                &spec,
+                                &table_name(&request.dataset),
+                                &curated,
+                            )
+                            .await
+                            .map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))?;
+                            serde_json::to_value(aggregate.query(request, &engine).await?)
+                        }
+                    };
+                    response.map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))
+                }
+            },
+        );
+
+        let load = Arc::new(LoadHandler::new(store.clone()));
+        let sink = graph.clone();
+        register(&mut functions, "load", concurrency, &timings, move |item: LoadChunk| {
+            let (load, mut sink) = (load.clone(), sink.clone());
+            async move { load.handle(item, &mut sink).await }
+        });
+
         let engine = Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
@@ -182,7 +334,14 @@ impl LocalEnv {
         std::fs::write(&history, serde_json::to_vec_pretty(&execution.history.to_json())?)
             .with_context(|| format!("cannot write {}", history.display()))?;
         let (files, failures) = self.results(&record).await?;
-        Ok(LocalRun { execution, files, failures, largest_child })
+        Ok(LocalRun {
+            execution,
+            files,
+            failures,
+            largest_child,
+            graph: graph.snapshot(),
+            timings: timings.spans(),
+        })
     }
 
     /// Reads the per-file results and failures of a recorded execution from its ResultWriter
@@ -340,17 +499,32 @@ pub(crate) struct LocalRun {
     pub(crate) failures: Vec<FailedItem>,
     /// The largest history of any child execution.
     pub(crate) largest_child: Option<usize>,
+    /// The graph the load step wrote (the local stand-in for Neptune).
+    pub(crate) graph: LocalGraph,
+    /// Per function: wall time from its first invocation's start to its last one's end, and calls.
+    pub(crate) timings: Vec<(String, f64, u64)>,
 }
 
 impl LocalRun {
-    /// Prints the end-of-run summary.
-    pub(crate) fn print_summary(
+    /// Writes the graph files under DATA_DIR/graph/<dataset>/ and prints the end-of-run summary.
+    pub(crate) fn finish(
         &self,
         dataset: &str,
         bucket_dir: &Path,
         data_dir: &Path,
         seconds: f64,
-    ) {
+    ) -> anyhow::Result<()> {
+        let graph_dir = data_dir.join("graph").join(dataset);
+        let files = self
+            .graph
+            .write_files(&graph_dir)
+            .map_err(|e| anyhow::anyhow!("writing the graph to {}: {e}", graph_dir.display()))?;
+        let svg = files.dot.with_extension("svg");
+        let picture = match render_picture(&files.dot, &svg) {
+            Ok(true) => Some(svg),
+            _ => None,
+        };
+        let output = self.execution.output.clone().unwrap_or(Value::Null);
         let sum =
             |field: &str| -> u64 { self.files.iter().filter_map(|f| f[field].as_u64()).sum() };
         let parquet: usize =
@@ -364,6 +538,64 @@ impl LocalRun {
             sum("rows_written"),
             sum("rows_rejected")
         );
+        let queries: Vec<String> = output["aggregates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{} {} rows ({} chunk(s))",
+                    a["query"].as_str().unwrap_or("?"),
+                    a["rows"].as_u64().unwrap_or(0),
+                    a["chunks"].as_array().map_or(0, Vec::len)
+                )
+            })
+            .collect();
+        if !queries.is_empty() {
+            println!("  queries     {}", queries.join(", "));
+        }
+        let loads: Vec<&Value> = ["vertex_loads", "loads"]
+            .iter()
+            .flat_map(|k| output[*k].as_array().into_iter().flatten())
+            .collect();
+        let requests: u64 = loads.iter().filter_map(|l| l["requests"].as_u64()).sum();
+        let rejected: u64 = loads.iter().filter_map(|l| l["rejected_rows"].as_u64()).sum();
+        println!(
+            "  graph       {} vertices, {} edges; Neptune would get {requests} request(s) from {} load invocation(s){}",
+            self.graph.vertices().count(),
+            self.graph.edges().count(),
+            loads.len(),
+            if rejected > 0 {
+                format!("; {rejected} row(s) rejected by the mapping")
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "  history     parent {} events, largest child {} events (quota 25,000)",
+            self.execution.history.len(),
+            self.largest_child.unwrap_or(0)
+        );
+        let steps: Vec<String> = self
+            .timings
+            .iter()
+            .map(|(name, secs, calls)| format!("{name} {secs:.2}s ({calls} call(s))"))
+            .collect();
+        if !steps.is_empty() {
+            println!("  steps       {}", steps.join(", "));
+        }
+        println!("  time        {seconds:.2}s");
+        println!(
+            "  graph files {}, {}, {}, {}",
+            files.vertices_csv.display(),
+            files.edges_csv.display(),
+            files.graphml.display(),
+            files.dot.display()
+        );
+        match &picture {
+            Some(svg) => println!("  picture     {}", svg.display()),
+            None => println!("  picture     none (install Graphviz `dot` to draw graph.svg)"),
+        }
         println!(
             "  parquet     {parquet} file(s) under {}",
             bucket_dir.join(layout::curated_prefix(dataset)).display()
@@ -374,11 +606,6 @@ impl LocalRun {
                 bucket_dir.join(layout::quarantine_prefix(dataset)).display()
             );
         }
-        println!(
-            "  history     parent {} events, largest child {} events (quota 25,000)",
-            self.execution.history.len(),
-            self.largest_child.unwrap_or(0)
-        );
         println!(
             "  run folder  {}",
             bucket_dir.join(layout::run_prefix(&self.execution.name)).display()
@@ -398,10 +625,7 @@ impl LocalRun {
         {
             println!("  error       {error}: {}", self.execution.cause.clone().unwrap_or_default());
         }
-        println!("  time        {seconds:.2}s");
-        println!(
-            "  stages      extract, aggregate and load are not wired locally yet: the run uses transform_only"
-        );
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! `graphetl reprocess`: start a run over one raw prefix, or over just the failed items of an
 //! earlier run (`--failed-of`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -52,30 +52,41 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !args.local {
         return run_on_aws(args);
     }
+    run_local(
+        &args.data_dir,
+        args.concurrency,
+        args.dataset.clone(),
+        args.prefix.clone(),
+        args.failed_of.clone(),
+    )
+}
+
+/// Re-runs a raw prefix, or the failed items of a recorded execution, in a local environment
+/// over `data_dir` (`reprocess --local` and `run --local --prefix/--failed-of`).
+pub(crate) fn run_local(
+    data_dir: &Path,
+    concurrency: usize,
+    dataset: Option<String>,
+    prefix: Option<String>,
+    failed_of: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let settings = LocalSettings {
-        data_dir: args.data_dir.clone(),
-        repo: repo_root(),
-        lambda_concurrency: args.concurrency.max(1),
-    };
+    let settings = LocalSettings::new(data_dir.to_path_buf(), repo_root(), concurrency.max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;
-        let (dataset, input) = match (&args.prefix, &args.failed_of) {
+        let (dataset, input) = match (&prefix, &failed_of) {
             (Some(prefix), None) => {
-                let dataset = args.dataset.clone().context("--prefix needs --dataset")?;
+                let dataset = dataset.clone().context("--prefix needs --dataset")?;
                 check_prefix(&dataset, prefix)?;
                 let found = env.store.list(LOCAL_BUCKET, prefix).await?;
                 if found.is_empty() {
                     bail!("no raw files under s3://{LOCAL_BUCKET}/{prefix}");
                 }
-                (
-                    dataset.clone(),
-                    json!({"dataset": dataset, "prefix": prefix, "transform_only": true}),
-                )
+                (dataset.clone(), json!({"dataset": dataset, "prefix": prefix}))
             }
             (None, Some(execution)) => {
-                let record = read_record(&args.data_dir, execution)?;
+                let record = read_record(data_dir, execution)?;
                 let dataset = record["input"]["dataset"]
                     .as_str()
                     .context("the execution record has no dataset")?
@@ -98,21 +109,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     )
                     .await?;
                 eprintln!("wrote {} failed item(s) to s3://{LOCAL_BUCKET}/{key}", items.len());
-                (
-                    dataset.clone(),
-                    json!({"dataset": dataset, "items_manifest": key, "transform_only": true}),
-                )
+                (dataset.clone(), json!({"dataset": dataset, "items_manifest": key}))
             }
             _ => bail!("give either --dataset with --prefix, or --failed-of"),
         };
         let name = env.next_name(&dataset);
         let run = env.run_pipeline(&name, input).await?;
-        run.print_summary(
-            &dataset,
-            &env.bucket_dir(),
-            &args.data_dir,
-            started.elapsed().as_secs_f64(),
-        );
+        run.finish(&dataset, &env.bucket_dir(), data_dir, started.elapsed().as_secs_f64())?;
         env.shutdown().await;
         Ok(if run.execution.status == Status::Succeeded {
             ExitCode::SUCCESS

@@ -1,19 +1,34 @@
-//! `graphetl run --local`: the pipeline on one machine.
+//! `graphetl run --local`: the whole pipeline on one machine.
 //!
-//! It starts the embedded S3 endpoint, uploads the dataset's spec and raw files, and runs the
-//! real statemachine/pipeline.asl.json (Distributed Map over the raw prefix, process-files
-//! batches, ResultWriter) in the local interpreter with the transform handler in process.
-//! Extract, aggregate and load are not wired locally yet, so the run uses `transform_only`.
+//! It starts the embedded S3 endpoint, uploads the dataset's spec and SQL, and runs the real
+//! statemachine/pipeline.asl.json in the local interpreter with the four handlers in process:
+//! extract, transform (Distributed Map over the raw prefix, process-files batches), aggregate
+//! (DataFusion over the curated Parquet, the same SQL Athena runs) and load (a local graph with
+//! Neptune's upsert semantics, written as Neptune CSV, GraphML and DOT).
+//!
+//! Where the raw records come from:
+//! - `--input PATH`: local files uploaded as the dataset's raw files (extract skipped, as for a
+//!   dataset whose source kind is `none`);
+//! - an `http` source: a local copy of the API (`graphetl serve-source`) serving `--records`
+//!   generated records over `--window` on 127.0.0.1, and the real extract paging through it;
+//! - a `generator` source: the extract step generates `--records` records over `--window`;
+//! - a `none` source without `--input`: the dataset's sample (`<spec dir>/<name>/sample`).
+//!
+//! `--prefix` and `--failed-of` re-run part of an earlier local run, like `graphetl reprocess`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use graphetl_core::contract::Window;
 use graphetl_core::layout;
+use graphetl_core::spec::{DatasetSpec, Source};
+use graphetl_extract::generator::{DEFAULT_WINDOW, GeneratorConfig};
+use graphetl_extract::source::{LocalSource, ServeOptions, serve_generated};
 use graphetl_states::exec::Status;
 use graphetl_storage::ObjectStore;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings};
 use super::read_spec;
@@ -27,13 +42,33 @@ pub(crate) struct Args {
     /// The dataset spec.
     #[arg(long, default_value = "datasets/service-calls.toml")]
     dataset: PathBuf,
-    /// Raw input: a file or a folder (default: the dataset's sample, <spec dir>/<name>/sample).
-    #[arg(long)]
+    /// Raw input files (a file or a folder), uploaded as the dataset's raw files; extract is
+    /// skipped.
+    #[arg(long, conflicts_with_all = ["prefix", "failed_of"])]
     input: Option<PathBuf>,
-    /// Where everything the run writes goes (the local bucket lives in DATA_DIR/s3).
+    /// Records the local source serves (http source) or the generator writes (generator source).
+    #[arg(long, default_value_t = 10_000)]
+    records: u64,
+    /// The run's window, START/END (RFC 3339), START/DURATION or DURATION/END.
+    #[arg(long, default_value = DEFAULT_WINDOW)]
+    window: String,
+    /// Services in the generated call graph.
+    #[arg(long, default_value_t = 40)]
+    services: u32,
+    /// Seed of the generated records: the same seed gives the same records.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Re-run one raw prefix of an earlier local run (like `graphetl reprocess --prefix`).
+    #[arg(long, conflicts_with = "failed_of")]
+    prefix: Option<String>,
+    /// Re-run only the failed items of an earlier local execution (like `reprocess --failed-of`).
+    #[arg(long)]
+    failed_of: Option<String>,
+    /// Where everything the run writes goes: the local bucket (DATA_DIR/s3), graph files
+    /// (DATA_DIR/graph), execution records (DATA_DIR/executions).
     #[arg(long, default_value = ".graphetl")]
     data_dir: PathBuf,
-    /// Concurrent transform invocations before the local Lambda throttles (like reserved concurrency).
+    /// Concurrent invocations of each function before the local Lambda throttles.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Files per process-files batch (the Distributed Map's ItemBatcher).
@@ -82,6 +117,31 @@ pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Uploads the spec (as given, or `spec_text`) and each of its SQL files to `datasets/`.
+async fn upload_spec(
+    env: &LocalEnv,
+    spec: &DatasetSpec,
+    spec_text: String,
+    spec_dir: &Path,
+) -> anyhow::Result<()> {
+    env.store
+        .put_bytes(
+            LOCAL_BUCKET,
+            &layout::spec_key(&spec.name),
+            spec_text.into_bytes(),
+            Some("application/toml"),
+        )
+        .await?;
+    for query in &spec.queries {
+        let path = spec_dir.join(&query.sql);
+        env.store
+            .put_file(LOCAL_BUCKET, &layout::sql_key(&query.sql), &path, Some("application/sql"))
+            .await
+            .with_context(|| format!("query {}: cannot upload {}", query.name, path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !args.local {
@@ -89,44 +149,104 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "only local runs start here: use `graphetl run --local` (on AWS the schedule starts runs, and `graphetl reprocess` starts one)"
         );
     }
+    if args.prefix.is_some() || args.failed_of.is_some() {
+        let (spec, _) = read_spec(&args.dataset)?;
+        return super::reprocess::run_local(
+            &args.data_dir,
+            args.concurrency,
+            Some(spec.name),
+            args.prefix.clone(),
+            args.failed_of.clone(),
+        );
+    }
     let started = Instant::now();
     let (spec, spec_text) = read_spec(&args.dataset)?;
-    let spec_dir = args.dataset.parent().unwrap_or(Path::new("."));
-    let input = args.input.clone().unwrap_or_else(|| spec_dir.join(&spec.name).join("sample"));
-    let files =
-        collect_files(&input).with_context(|| format!("cannot read input {}", input.display()))?;
-    if files.is_empty() {
-        bail!("no input files under {}", input.display());
-    }
-    let settings = LocalSettings {
-        data_dir: args.data_dir.clone(),
-        repo: repo_root(),
-        lambda_concurrency: args.concurrency.max(1),
+    let spec_dir = args.dataset.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let window =
+        Window::parse_interval(&args.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let input = match (&args.input, &spec.source) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Source::None) => Some(spec_dir.join(&spec.name).join("sample")),
+        (None, _) => None,
     };
+    let files = match &input {
+        Some(path) => {
+            let files = collect_files(path)
+                .with_context(|| format!("cannot read input {}", path.display()))?;
+            if files.is_empty() {
+                bail!("no input files under {}", path.display());
+            }
+            files
+        }
+        None => Vec::new(),
+    };
+    let mut settings =
+        LocalSettings::new(args.data_dir.clone(), repo_root(), args.concurrency.max(1));
+    settings.extract.generator_records = args.records;
+    settings.extract.generator_seed = Some(args.seed);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;
         // A run starts from a clean dataset area so that the same inputs give the same outputs.
-        for prefix in [layout::raw_prefix(&spec.name), layout::curated_prefix(&spec.name), layout::quarantine_prefix(&spec.name)] {
+        for prefix in [
+            layout::raw_prefix(&spec.name),
+            layout::curated_prefix(&spec.name),
+            layout::quarantine_prefix(&spec.name),
+            format!("aggregates/{}/", spec.name),
+        ] {
             env.store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
         }
-        env.store.put_bytes(LOCAL_BUCKET, &layout::spec_key(&spec.name), spec_text.into_bytes(), Some("application/toml")).await?;
-        for (path, relative) in &files {
-            let key = format!("{}{relative}", layout::raw_prefix(&spec.name));
-            env.store.put_file(LOCAL_BUCKET, &key, path, None).await?;
-        }
-        eprintln!("uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{}; running statemachine/pipeline.asl.json", files.len(), layout::raw_prefix(&spec.name));
-        let name = env.next_name(&spec.name);
-        let input = json!({
+        let mut source: Option<LocalSource> = None;
+        let mut run_input = json!({
             "dataset": spec.name,
-            "prefix": layout::raw_prefix(&spec.name),
-            "transform_only": true,
             "batch_size": args.batch_size.max(1),
             "tolerated_failure_percentage": args.tolerated_failure_percentage,
         });
-        let run = env.run_pipeline(&name, input).await?;
-        run.print_summary(&spec.name, &env.bucket_dir(), &args.data_dir, started.elapsed().as_secs_f64());
+        if input.is_some() {
+            upload_spec(&env, &spec, spec_text, &spec_dir).await?;
+            for (path, relative) in &files {
+                let key = format!("{}{relative}", layout::raw_prefix(&spec.name));
+                env.store.put_file(LOCAL_BUCKET, &key, path, None).await?;
+            }
+            eprintln!(
+                "uploaded {} raw file(s) to s3://{LOCAL_BUCKET}/{}",
+                files.len(),
+                layout::raw_prefix(&spec.name)
+            );
+            run_input["prefix"] = Value::String(layout::raw_prefix(&spec.name));
+        } else {
+            let mut text = spec_text;
+            if let Source::Http(http) = &spec.source {
+                let mut config = GeneratorConfig::new(args.services, args.records, window.clone());
+                config.seed = args.seed;
+                let server =
+                    serve_generated(&config, ServeOptions::default(), "127.0.0.1:0".parse()?)
+                        .await
+                        .context("cannot start the local source")?;
+                // The spec's URL points at the real API; locally it points at this copy.
+                text = text.replace(&http.url, &server.url_template());
+                eprintln!(
+                    "serving {} generated record(s) at http://{}/ for the http source",
+                    args.records,
+                    server.addr()
+                );
+                source = Some(server);
+            }
+            upload_spec(&env, &spec, text, &spec_dir).await?;
+            run_input["window"] = serde_json::to_value(&window)?;
+        }
+        eprintln!("running statemachine/pipeline.asl.json");
+        let name = env.next_name(&spec.name);
+        let run = env.run_pipeline(&name, run_input).await?;
+        if let Some(server) = source {
+            server.shutdown().await;
+        }
+        run.finish(&spec.name, &env.bucket_dir(), &args.data_dir, started.elapsed().as_secs_f64())?;
         env.shutdown().await;
-        Ok(if run.execution.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if run.execution.status == Status::Succeeded {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }
