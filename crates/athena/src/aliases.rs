@@ -3,7 +3,7 @@
 //!
 //! | Trino (Athena)                 | Here                                                        |
 //! |--------------------------------|-------------------------------------------------------------|
-//! | `approx_percentile(x, p)`      | DataFusion's t-digest `approx_percentile_cont(x, p)` under Trino's name: both approximate; on up to 100 distinct values it is exact up to interpolation between the two neighbouring values |
+//! | `approx_percentile(x, p)`      | DataFusion's exact `percentile_cont(x, p)` under Trino's name: the exact percentile, interpolated between the two neighbouring values, which is within Trino's approximation; exact rather than t-digest because a t-digest depends on the order partial results merge in, and local runs must give the same bytes twice |
 //! | `approx_distinct(x)`           | DataFusion's own (HyperLogLog), same name, for integers, strings and dates; not for doubles here (cast them) |
 //! | `date_parse(text, format)`     | a scalar function taking Trino's MySQL-style format (`%Y-%m-%d %H:%i:%s`, `%c`, `%e`, `%f`, `%T`, `%p`…) and returning a timestamp (UTC, milliseconds); text that does not match gives NULL here where Trino fails the query |
 //!
@@ -17,7 +17,7 @@ use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMillisecon
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::functions_aggregate::approx_percentile_cont::approx_percentile_cont_udaf;
+use datafusion::functions_aggregate::percentile_cont::percentile_cont_udaf;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -25,7 +25,7 @@ use datafusion::prelude::SessionContext;
 
 /// Registers the Trino-named functions on `ctx` (see the module docs).
 pub fn register_trino_aliases(ctx: &SessionContext) {
-    let approx = approx_percentile_cont_udaf().as_ref().clone().with_aliases(["approx_percentile"]);
+    let approx = percentile_cont_udaf().as_ref().clone().with_aliases(["approx_percentile"]);
     ctx.register_udaf(approx);
     ctx.register_udf(ScalarUDF::new_from_impl(DateParse::new()));
 }

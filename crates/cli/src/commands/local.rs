@@ -87,6 +87,9 @@ pub(crate) struct LocalSettings {
     pub(crate) extract: ExtractOptions,
     /// Rows per aggregate result chunk (one load invocation each).
     pub(crate) rows_per_chunk: NonZeroUsize,
+    /// Every Nth transform invocation fails with `GraphEtl.StorageThrottled` (0 = never): a
+    /// fault to watch the state machine's retries work.
+    pub(crate) transform_throttle_every: u64,
 }
 
 impl LocalSettings {
@@ -102,13 +105,17 @@ impl LocalSettings {
             lambda_concurrency: lambda_concurrency.max(1),
             extract: ExtractOptions::default(),
             rows_per_chunk: NonZeroUsize::new(DEFAULT_ROWS_PER_CHUNK).unwrap_or(NonZeroUsize::MIN),
+            transform_throttle_every: 0,
         }
     }
 }
 
 /// Wall-clock spans of the functions' invocations during one run.
 #[derive(Clone, Default)]
-struct StepTimings(Arc<Mutex<BTreeMap<&'static str, (Instant, Instant, u64)>>>);
+struct StepTimings(Arc<Mutex<BTreeMap<&'static str, Span>>>);
+
+/// First start, last end and number of invocations of one function.
+type Span = (Instant, Instant, u64);
 
 impl StepTimings {
     fn record(&self, name: &'static str, started: Instant) {
@@ -242,9 +249,22 @@ impl LocalEnv {
 
         let transform =
             Arc::new(TransformHandler::new(store.clone(), TransformOptions::default(), work));
+        let throttle_every = self.settings.transform_throttle_every;
+        let invocations = Arc::new(std::sync::atomic::AtomicU64::new(0));
         register(&mut functions, "transform", concurrency, &timings, move |item: TransformItem| {
             let transform = transform.clone();
-            async move { transform.handle(item).await }
+            let n = invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            async move {
+                if throttle_every > 0 && n.is_multiple_of(throttle_every) {
+                    return Err(StepError::new(
+                        ErrorName::StorageThrottled,
+                        format!(
+                            "injected: invocation {n} throttled (--inject-transform-throttling)"
+                        ),
+                    ));
+                }
+                transform.handle(item).await
+            }
         });
 
         let aggregate =

@@ -77,6 +77,10 @@ pub(crate) struct Args {
     /// Tolerated share of failed batches, in percent.
     #[arg(long, default_value_t = 5.0)]
     tolerated_failure_percentage: f64,
+    /// Testing aid: every Nth transform invocation fails with GraphEtl.StorageThrottled, to
+    /// watch the state machine retry it (0 = never).
+    #[arg(long, default_value_t = 0)]
+    inject_transform_throttling: u64,
 }
 
 fn collect_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
@@ -184,6 +188,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         LocalSettings::new(args.data_dir.clone(), repo_root(), args.concurrency.max(1));
     settings.extract.generator_records = args.records;
     settings.extract.generator_seed = Some(args.seed);
+    settings.transform_throttle_every = args.inject_transform_throttling;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;

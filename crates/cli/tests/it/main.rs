@@ -3,6 +3,7 @@
 
 mod aws;
 mod commands;
+mod e2e;
 mod infra;
 mod pipeline;
 mod tidy;

@@ -1,0 +1,221 @@
+//! `graphetl run --local` end to end: the graph against an independent computation from the raw
+//! records, byte-identical re-runs, reprocessing one prefix, and injected throttling.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use graphetl_extract::generator::has_planted_defect;
+
+use super::commands::files_under;
+use super::{graphetl, text};
+
+const BUCKET_DIR: &str = "s3/graphetl-local";
+
+fn run_local(data_dir: &Path, extra: &[&str]) -> String {
+    let dir = data_dir.display().to_string();
+    let mut args = vec!["run", "--local", "--data-dir", &dir];
+    args.extend_from_slice(extra);
+    let out = graphetl(&args);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("status      SUCCEEDED"), "{stdout}");
+    stdout
+}
+
+/// Every file under `root` with its bytes, keyed by the path below `root`.
+fn snapshot(root: &Path, extension: &str) -> BTreeMap<PathBuf, Vec<u8>> {
+    files_under(root)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p.strip_prefix(root).unwrap_or(&p).to_path_buf(), bytes)
+        })
+        .collect()
+}
+
+/// The raw records the extract wrote (gzip JSON lines).
+fn raw_records(data_dir: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for file in files_under(&data_dir.join(BUCKET_DIR).join("raw/service-calls")) {
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        out.extend(text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"))));
+    }
+    out
+}
+
+/// The spec's bool tokens for false (`ok` = `success`); anything else that parsed is true.
+fn is_false(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::String(s) => {
+            matches!(s.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "n" | "f")
+        }
+        serde_json::Value::Number(n) => n.as_i64() == Some(0),
+        _ => false,
+    }
+}
+
+/// (requests, errors) per `caller->callee`, computed straight from the raw records: rows the
+/// generator planted as bad are the ones the transform rejects.
+fn expected_edges(records: &[serde_json::Value]) -> BTreeMap<String, (i64, i64)> {
+    let mut edges: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for r in records.iter().filter(|r| !has_planted_defect(r)) {
+        let (Some(caller), Some(callee)) = (r["caller"].as_str(), r["callee"].as_str()) else {
+            panic!("a good record without caller/callee: {r}");
+        };
+        let error = is_false(&r["success"]) || r["status"].as_i64().is_some_and(|s| s >= 500);
+        let e = edges.entry(format!("{caller}->{callee}")).or_default();
+        e.0 += 1;
+        e.1 += i64::from(error);
+    }
+    edges
+}
+
+/// Rows of a Neptune bulk-load CSV as header name → cell (header names without `:Type`).
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{e}"));
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|h| h.split(':').next().unwrap_or(h).to_owned())
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("{e}"));
+            headers.iter().cloned().zip(r.iter().map(str::to_owned)).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_graph_matches_the_raw_records_and_a_second_run_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let args = ["--records", "3000", "--services", "12", "--seed", "7"];
+    let stdout = run_local(dir.path(), &args);
+    let records = raw_records(dir.path());
+    assert_eq!(records.len(), 3000);
+    let expected = expected_edges(&records);
+    let graph_dir = dir.path().join("graph/service-calls");
+    let edges = csv_rows(&graph_dir.join("edges.csv"));
+    let got: BTreeMap<String, (i64, i64)> = edges
+        .iter()
+        .map(|e| {
+            let n = |k: &str| e[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {e:?}"));
+            (e["~id"].clone(), (n("requests"), n("errors")))
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Vertices: every service seen, with its calls in and out.
+    let mut io: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (id, (requests, _)) in &expected {
+        let (caller, callee) = id.split_once("->").unwrap_or_else(|| panic!("{id}"));
+        io.entry(callee.to_owned()).or_default().0 += requests;
+        io.entry(caller.to_owned()).or_default().1 += requests;
+    }
+    let vertices: BTreeMap<String, (i64, i64)> = csv_rows(&graph_dir.join("vertices.csv"))
+        .iter()
+        .map(|v| {
+            let n = |k: &str| v[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {v:?}"));
+            (v["~id"].clone(), (n("requests_in"), n("requests_out")))
+        })
+        .collect();
+    assert_eq!(vertices, io);
+    let good = records.iter().filter(|r| !has_planted_defect(r)).count();
+    assert!(
+        stdout.contains(&format!("rows        3000 in, {good} written, {} rejected", 3000 - good)),
+        "{stdout}"
+    );
+
+    let graph_before = snapshot(&graph_dir, "csv");
+    let graphml_before = snapshot(&graph_dir, "graphml");
+    let curated = dir.path().join(BUCKET_DIR).join("curated/service-calls");
+    let parquet_before = snapshot(&curated, "parquet");
+    assert!(!parquet_before.is_empty());
+    run_local(dir.path(), &args);
+    assert!(snapshot(&graph_dir, "csv") == graph_before, "graph CSV changed on the second run");
+    assert!(snapshot(&graph_dir, "graphml") == graphml_before, "GraphML changed");
+    assert!(snapshot(&curated, "parquet") == parquet_before, "curated Parquet changed");
+}
+
+#[test]
+fn reprocessing_one_prefix_changes_only_that_partition() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sample = super::repo().join("datasets/service-calls/sample").display().to_string();
+    run_local(dir.path(), &["--input", &sample]);
+    let curated = dir.path().join(BUCKET_DIR).join("curated/service-calls");
+    let before = snapshot(&curated, "parquet");
+    assert_eq!(before.len(), 3);
+    // A late file arrives in hour 04 (through S3): ten more records of that hour.
+    let raw_04 = dir
+        .path()
+        .join(BUCKET_DIR)
+        .join("raw/service-calls/dt=2026-11-20/hour=04/part-00000.json.gz");
+    let bytes = std::fs::read(&raw_04).unwrap_or_else(|e| panic!("{e}"));
+    let mut all = String::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_string(&mut all)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kept: String = all.lines().take(10).map(|l| format!("{l}\n")).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, kept.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let late = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        use graphetl_storage::ObjectStore;
+        let server = graphetl_storage::LocalS3::start(&dir.path().join("s3"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let key = "raw/service-calls/dt=2026-11-20/hour=04/part-00001.json.gz";
+        server
+            .store()
+            .put_bytes("graphetl-local", key, late, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        server.shutdown().await;
+    });
+
+    let stdout = run_local(dir.path(), &["--prefix", "raw/service-calls/dt=2026-11-20/hour=04/"]);
+    assert!(stdout.contains("files       2 transformed, 0 failed"), "{stdout}");
+    let after = snapshot(&curated, "parquet");
+    // Every file outside hour 04 is untouched; hour 04 has the late file's output beside the
+    // re-written (identical) output of the first file.
+    for (path, bytes) in &before {
+        assert_eq!(after.get(path), Some(bytes), "{} changed", path.display());
+    }
+    let added: Vec<&PathBuf> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert!(added[0].to_string_lossy().contains("dt=2026-11-20/hour=04/"), "{added:?}");
+}
+
+#[test]
+fn injected_transform_throttling_is_retried_and_gives_the_same_graph() {
+    let sample = super::repo().join("datasets/service-calls/sample").display().to_string();
+    let clean = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    run_local(clean.path(), &["--input", &sample, "--batch-size", "1"]);
+    let throttled = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = run_local(
+        throttled.path(),
+        &["--input", &sample, "--batch-size", "1", "--inject-transform-throttling", "2"],
+    );
+    assert!(stdout.contains("files       3 transformed, 0 failed"), "{stdout}");
+    // Three files, every second invocation throttled and retried: more calls than files.
+    let calls = stdout
+        .split("transform ")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no transform calls in {stdout}"));
+    assert!(calls > 3, "{calls} transform calls: {stdout}");
+    let graph = |d: &Path| snapshot(&d.join("graph/service-calls"), "csv");
+    assert!(graph(clean.path()) == graph(throttled.path()), "throttling changed the graph");
+    assert!(!graph(clean.path()).is_empty());
+}
