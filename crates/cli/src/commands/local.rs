@@ -128,6 +128,16 @@ impl StepTimings {
         }
     }
 
+    /// One line for the progress display: invocations finished per function so far.
+    fn progress_line(&self) -> String {
+        let Ok(spans) = self.0.lock() else { return String::new() };
+        ["extract", "transform", "aggregate", "load"]
+            .iter()
+            .map(|name| format!("{name} {}", spans.get(name).map_or(0, |s| s.2)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
     /// (function, seconds from first start to last end, invocations), in pipeline order.
     fn spans(&self) -> Vec<(String, f64, u64)> {
         let Ok(spans) = self.0.lock() else { return Vec::new() };
@@ -314,7 +324,27 @@ impl LocalEnv {
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
             .store(Arc::new(StoreItems(self.server.store())))
             .build();
+        // A spinner on stderr with the invocations done per step (hidden when stderr is not a
+        // terminal, so logs and tests see nothing of it).
+        let progress = indicatif::ProgressBar::new_spinner();
+        progress.enable_steady_tick(std::time::Duration::from_millis(120));
+        let ticker = {
+            let (progress, timings, started) = (progress.clone(), timings.clone(), Instant::now());
+            let name = name.to_owned();
+            tokio::spawn(async move {
+                loop {
+                    progress.set_message(format!(
+                        "{name}: {} calls done · {:.1}s",
+                        timings.progress_line(),
+                        started.elapsed().as_secs_f64()
+                    ));
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            })
+        };
         let execution = engine.run("graphetl-pipeline", &pipeline, input, name).await;
+        ticker.abort();
+        progress.finish_and_clear();
         let largest_child =
             engine.executions().iter().filter(|e| e.arn != execution.arn).map(|e| e.events).max();
         let map_runs: Vec<Value> = engine
