@@ -119,6 +119,12 @@ impl<E: QueryEngine + Sync> QueryEngine for Timed<'_, E> {
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (spec, _) = read_spec(&args.dataset)?;
+    if spec.queries.is_empty() {
+        bail!(
+            "{}: the dataset declares no [[aggregate.queries]]: nothing to run",
+            args.dataset.display()
+        );
+    }
     if args.from > args.to {
         bail!("--from {} is after --to {}", args.from, args.to);
     }

@@ -227,6 +227,14 @@ fn missing_folders_bad_days_and_bad_sql_fail_with_a_readable_message() {
         text(&reversed.stderr)
     );
 
+    let no_queries = aggregate("bench/service-calls-csv.toml", dir.path(), &out, &[]);
+    assert_eq!(no_queries.status.code(), Some(2));
+    assert!(
+        text(&no_queries.stderr).contains("declares no [[aggregate.queries]]"),
+        "{}",
+        text(&no_queries.stderr)
+    );
+
     // A spec copy whose edges SQL names a column the table does not have.
     let (curated, _) = curated_sample(&dir.path().join("data"));
     let specs = dir.path().join("specs");
