@@ -30,6 +30,9 @@ enum Command {
     Reprocess(commands::reprocess::Args),
     /// List the failed items (file, error, cause) of a run.
     Failures(commands::failures::Args),
+    /// Run a dataset's aggregation queries locally (DataFusion) over curated Parquet → CSV chunks.
+    #[command(long_about = commands::aggregate::LONG_ABOUT)]
+    Aggregate(commands::aggregate::Args),
     /// Load aggregate results into Neptune (batched mergeV/mergeE, SigV4) or a local graph.
     Load(commands::load::Args),
     /// Show what a load changed, from Neptune Streams (optionally resuming from a checkpoint).
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Failures(args) => commands::failures::run(&args),
+        Command::Aggregate(args) => commands::aggregate::run(&args),
         Command::Load(args) => commands::load::run(&args),
         Command::MockNeptune(args) => commands::mock_neptune::run(&args),
         Command::Stream(args) => commands::stream::run(&args),

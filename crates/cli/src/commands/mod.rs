@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share (reading a spec file).
 
+pub(crate) mod aggregate;
 pub(crate) mod aws;
 pub(crate) mod failures;
 pub(crate) mod generate;

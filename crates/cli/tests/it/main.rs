@@ -1,6 +1,7 @@
 //! The one integration-test binary: the `graphetl` command end to end, and the architecture
 //! invariants of the workspace (tidy checks).
 
+mod aggregate;
 mod aws;
 mod commands;
 mod e2e;
