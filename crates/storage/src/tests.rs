@@ -179,6 +179,26 @@ mod with_local_server {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_overwritten_object_reads_back_with_its_new_bytes() -> TestResult {
+        let fx = Fixture::start().await?;
+        let src = fx.scratch("first.bin");
+        std::fs::write(&src, sample_bytes(5_000, 3))?;
+        fx.store.put_file(BUCKET, "raw/x.gz", &src, None).await?;
+        let smaller = sample_bytes(551, 4);
+        fx.store.put_bytes(BUCKET, "raw/x.gz", smaller.clone(), None).await?;
+        assert_eq!(fx.store.get_bytes(BUCKET, "raw/x.gz").await?, smaller);
+        let dest = fx.scratch("back.bin");
+        fx.store.get_to_file(BUCKET, "raw/x.gz", &dest).await?;
+        assert_eq!(std::fs::read(&dest)?, smaller);
+        // A new endpoint over the same folder (a later local run) reads the same.
+        let again = crate::LocalS3::start(fx.server.root()).await?;
+        let dest2 = fx.scratch("back2.bin");
+        again.store().get_to_file(BUCKET, "raw/x.gz", &dest2).await?;
+        assert_eq!(std::fs::read(&dest2)?, smaller);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn head_reports_size_and_etag_and_none_for_a_missing_key() -> TestResult {
         let fx = Fixture::start().await?;
         fx.store.put_bytes(BUCKET, "a/b.txt", b"hello".to_vec(), Some("text/plain")).await?;
