@@ -11,27 +11,10 @@ use graphetl_neptune::model::{ResultValue, Row};
 use graphetl_storage::ObjectStore;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+use super::commands::files_under;
 use super::{graphetl, repo, text};
 
 const SPEC: &str = "datasets/service-calls.toml";
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Transforms the three sample files (renamed apart, so their outputs never share a name) into
 /// `root`; returns the curated folder and its row count read from the Parquet footers.
