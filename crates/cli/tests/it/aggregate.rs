@@ -12,7 +12,7 @@ use graphetl_storage::ObjectStore;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::commands::files_under;
-use super::{graphetl, repo, text};
+use super::{graphetl, on_local_s3, repo, text};
 
 const SPEC: &str = "datasets/service-calls.toml";
 
@@ -270,21 +270,16 @@ fn curated_data_and_chunks_on_s3_go_through_the_local_endpoint() {
 
     let missing = dir.path().join("no-aws-config");
     let run = |curated: &str| {
-        Command::new(env!("CARGO_BIN_EXE_graphetl"))
-            .args(["aggregate", "--dataset", SPEC, "--curated", curated])
-            .args(["--out", &format!("s3://{bucket}/aggregates")])
-            .env("AWS_ENDPOINT_URL", server.endpoint_url())
-            .env("AWS_ACCESS_KEY_ID", graphetl_storage::LOCAL_ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", graphetl_storage::LOCAL_SECRET_KEY)
-            .env("AWS_REGION", graphetl_storage::LOCAL_REGION)
-            .env("AWS_CONFIG_FILE", &missing)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .current_dir(repo())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
+        on_local_s3(
+            Command::new(env!("CARGO_BIN_EXE_graphetl"))
+                .args(["aggregate", "--dataset", SPEC, "--curated", curated])
+                .args(["--out", &format!("s3://{bucket}/aggregates")]),
+            server.endpoint_url(),
+            &missing,
+        )
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
     };
     let out = run(&format!("s3://{bucket}/curated/service-calls/"));
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));

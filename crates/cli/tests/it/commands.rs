@@ -8,7 +8,7 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{graphetl, repo, text};
+use super::{graphetl, on_local_s3, repo, text};
 
 pub(crate) fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -436,25 +436,20 @@ impl BulkS3 {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (edges, services) = load_inputs(dir.path());
         let missing = dir.path().join("no-aws-config");
-        Command::new(env!("CARGO_BIN_EXE_graphetl"))
-            .args(["load", "--dataset", "datasets/service-calls.toml"])
-            .args(["--result", &edges, "--result", &services])
-            .args(["--neptune-endpoint", endpoint, "--no-iam", "--region", "us-east-1"])
-            .args(["--bulk-role-arn", "arn:aws:iam::123456789012:role/NeptuneLoadFromS3"])
-            .args(["--bulk-s3", &format!("s3://{BULK_BUCKET}/loads/")])
-            .args(["--bulk-min-records", min_records, "--bulk-poll-ms", "10"])
-            .env("AWS_ENDPOINT_URL", self.server.endpoint_url())
-            .env("AWS_ACCESS_KEY_ID", graphetl_storage::LOCAL_ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", graphetl_storage::LOCAL_SECRET_KEY)
-            .env("AWS_REGION", graphetl_storage::LOCAL_REGION)
-            .env("AWS_CONFIG_FILE", &missing)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .current_dir(repo())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
+        on_local_s3(
+            Command::new(env!("CARGO_BIN_EXE_graphetl"))
+                .args(["load", "--dataset", "datasets/service-calls.toml"])
+                .args(["--result", &edges, "--result", &services])
+                .args(["--neptune-endpoint", endpoint, "--no-iam", "--region", "us-east-1"])
+                .args(["--bulk-role-arn", "arn:aws:iam::123456789012:role/NeptuneLoadFromS3"])
+                .args(["--bulk-s3", &format!("s3://{BULK_BUCKET}/loads/")])
+                .args(["--bulk-min-records", min_records, "--bulk-poll-ms", "10"]),
+            self.server.endpoint_url(),
+            &missing,
+        )
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
     }
 
     /// Keys and contents of every object under `loads/`.

@@ -26,6 +26,21 @@ fn graphetl(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run graphetl: {e}"))
 }
 
+/// Points a `graphetl` command's standard AWS configuration at the local S3 endpoint, with its
+/// test credentials and no shared config files, profiles or instance metadata.
+fn on_local_s3<'a>(command: &'a mut Command, endpoint: &str, no_config: &Path) -> &'a mut Command {
+    command
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", graphetl_storage::LOCAL_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", graphetl_storage::LOCAL_SECRET_KEY)
+        .env("AWS_REGION", graphetl_storage::LOCAL_REGION)
+        .env("AWS_CONFIG_FILE", no_config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", no_config)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
