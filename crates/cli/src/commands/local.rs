@@ -304,7 +304,9 @@ impl LocalEnv {
                             )
                             .await
                             .map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))?;
-                            serde_json::to_value(aggregate.query(request, &engine).await?)
+                            serde_json::to_value(
+                                aggregate.query_with_spec(request, &spec, &engine).await?,
+                            )
                         }
                     };
                     response.map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))

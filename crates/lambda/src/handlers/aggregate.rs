@@ -19,7 +19,7 @@ use graphetl_core::contract::{
     PlannedQuery, Window,
 };
 use graphetl_core::errors::StepError;
-use graphetl_core::{ErrorName, layout};
+use graphetl_core::{DatasetSpec, ErrorName, layout};
 use graphetl_storage::ObjectStore;
 use serde_json::Value;
 
@@ -69,6 +69,18 @@ impl<S: ObjectStore> AggregateHandler<S> {
         request: AggregateQueryRequest,
         engine: &E,
     ) -> Result<AggregateOutput, StepError> {
+        let spec = load_spec(&self.store, &request.bucket, &request.dataset).await?;
+        self.query_with_spec(request, &spec, engine).await
+    }
+
+    /// [`AggregateHandler::query`] with the dataset's spec already read (the local runner reads
+    /// it once to build its engine).
+    pub async fn query_with_spec<E: QueryEngine>(
+        &self,
+        request: AggregateQueryRequest,
+        spec: &DatasetSpec,
+        engine: &E,
+    ) -> Result<AggregateOutput, StepError> {
         let bucket = &request.bucket;
         let planned = &request.query;
         for day in [&planned.dt_from, &planned.dt_to] {
@@ -79,7 +91,6 @@ impl<S: ObjectStore> AggregateHandler<S> {
                 ));
             }
         }
-        let spec = load_spec(&self.store, bucket, &request.dataset).await?;
         let query_spec = spec.queries.iter().find(|q| q.name == planned.name).ok_or_else(|| {
             StepError::new(
                 ErrorName::BadEvent,
