@@ -5,9 +5,10 @@
 //! - `gremlin`: the one string escaper, id-based `mergeV`/`mergeE` chains (and the older
 //!   `fold()`/`coalesce()` form) chosen by engine version, and the [`gremlin::Batcher`] that packs
 //!   elements into requests under a records/steps/bytes budget, vertices before edges.
-//! - `local`: the [`local::GraphSink`] port (and its async twin [`local::AsyncGraphSink`]) and
-//!   [`local::LocalGraph`], which applies the same upsert semantics in memory and writes Neptune
-//!   bulk-load CSV, GraphML and Graphviz DOT.
+//! - `sink`: the [`sink::GraphSink`] port (and its async twin [`sink::AsyncGraphSink`]), what an
+//!   upsert wrote and why it failed; both the local graph and the Neptune writers build on it.
+//! - `local`: [`local::LocalGraph`], which applies the same upsert semantics in memory and
+//!   writes Neptune bulk-load CSV, GraphML and Graphviz DOT.
 //! - `http`: [`http::NeptuneClient`], Neptune's Gremlin HTTP endpoint over reqwest (HTTP/1.1,
 //!   rustls, pooled keep-alive), SigV4 for `neptune-db`, typed/untyped GraphSON, and retries
 //!   by Neptune's error code.
@@ -33,14 +34,16 @@ pub mod http;
 pub mod load;
 pub mod local;
 pub mod model;
+pub mod sink;
 pub mod streams;
 pub mod writers;
 
 pub use gremlin::{Batcher, Budget, EngineVersion, Request, UpsertForm};
 pub use http::{Auth, ClientConfig, NeptuneClient, NeptuneError, RetryPolicy};
 pub use load::{ResultsReport, load_results};
-pub use local::{AsyncGraphSink, GraphSink, LocalGraph, SinkError, UpsertStats};
+pub use local::LocalGraph;
 pub use model::{Edge, GraphBatch, GraphDate, PropertyValue, ResultValue, Row, Vertex};
+pub use sink::{AsyncGraphSink, GraphSink, SinkError, UpsertStats};
 pub use writers::{LoadError, LoadReport, NeptuneSink, default_writers, load_batch};
 
 #[cfg(test)]

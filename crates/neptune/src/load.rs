@@ -23,10 +23,11 @@ use graphetl_core::{DatasetSpec, ErrorName};
 
 use crate::bulk::{BulkConfig, BulkError, BulkReport, CsvUpload, bulk_load};
 use crate::http::NeptuneClient;
-use crate::local::{AsyncGraphSink, LocalGraph, SinkError, UpsertStats};
+use crate::local::LocalGraph;
 use crate::model::{
     Edge, GraphBatch, ModelStats, PropertyValue, RejectedRow, Row, Vertex, graph_from_rows,
 };
+use crate::sink::{AsyncGraphSink, SinkError, UpsertStats};
 
 /// What [`load_results`] did.
 #[derive(Debug, Clone, Default, PartialEq)]

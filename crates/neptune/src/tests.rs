@@ -2598,7 +2598,7 @@ mod against_mock {
         // A failing load surfaces through the sink with Neptune's name.
         mock.script(std::iter::repeat_n(Reply::error(500, "ThrottlingException"), 20));
         match AsyncGraphSink::upsert(&mut sink, &golden_batch()).await {
-            Err(error @ SinkError::Neptune(_)) => {
+            Err(error @ SinkError::Neptune { .. }) => {
                 assert_eq!(error.error_name(), ErrorName::NeptuneThrottled);
             }
             other => panic!("expected a Neptune sink error, got {other:?}"),

@@ -21,8 +21,8 @@ use graphetl_core::ErrorName;
 
 use crate::gremlin::{BatchError, Batcher, Request, RequestKind};
 use crate::http::{NeptuneClient, NeptuneError};
-use crate::local::{AsyncGraphSink, SinkError, UpsertStats};
 use crate::model::GraphBatch;
+use crate::sink::{AsyncGraphSink, SinkError, UpsertStats};
 
 /// What a load sent and what Neptune confirmed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -239,7 +239,7 @@ impl AsyncGraphSink for NeptuneSink {
             }
             Err(error) => {
                 self.report.merge(&error.partial_report());
-                Err(SinkError::Neptune(Box::new(error)))
+                Err(SinkError::Neptune { name: error.error_name(), source: Box::new(error) })
             }
         }
     }
