@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use graphetl_neptune::model::{ResultValue, Row};
+use graphetl_core::contract::{ResultValue, Row};
 
 use crate::engine::QueryResult;
 

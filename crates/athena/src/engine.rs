@@ -3,16 +3,16 @@
 //! An engine (Athena, or the local embedded engine) receives a [`QuerySpecResolved`] whose SQL is
 //! final text and returns a [`QueryResult`]: the column names in select order and one
 //! [`Row`] per result row, typed as [`ResultValue`]s so the rows feed
-//! [`graphetl_neptune::model::graph_from_rows`] without another conversion.
+//! `graphetl_neptune::model::graph_from_rows` without another conversion.
 //! [`aggregate`] reads and renders every query of a spec before it runs the first one, so a
 //! missing file or a bad placeholder never leaves a half-run window behind.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+pub use graphetl_core::contract::{ResultValue, Row};
 use graphetl_core::errors::ErrorName;
 use graphetl_core::spec::DatasetSpec;
-pub use graphetl_neptune::model::{ResultValue, Row};
 
 use crate::sql::{RenderError, render_sql};
 

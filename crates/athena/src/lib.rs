@@ -4,7 +4,7 @@
 //!   `{run_id}` placeholders of the dataset's SQL files are substituted (validated values only,
 //!   unknown placeholders rejected).
 //! - `engine`: the [`engine::QueryEngine`] port, the resolved query and its typed result rows
-//!   ([`graphetl_neptune::model::Row`], so they feed the graph builder directly), and
+//!   ([`graphetl_core::contract::Row`], so they feed the graph builder directly), and
 //!   [`engine::aggregate`], which runs every query of a dataset spec on any engine.
 //! - `chunks`: result rows → CSV chunk files of N rows with a typed header, and back, for the
 //!   load Map.

@@ -29,8 +29,8 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::{SessionConfig, SessionContext};
+use graphetl_core::contract::{ResultValue, Row};
 use graphetl_core::spec::DatasetSpec;
-use graphetl_neptune::model::{ResultValue, Row};
 
 use crate::engine::{QueryEngine, QueryError, QueryResult, QuerySpecResolved};
 

@@ -12,9 +12,9 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray, new_null_array,
 };
+use graphetl_core::contract::{ResultValue, Row};
 use graphetl_core::errors::ErrorName;
 use graphetl_core::spec::DatasetSpec;
-use graphetl_neptune::model::{ResultValue, Row};
 use parquet::arrow::ArrowWriter;
 
 use crate::engine::QueryParams;

@@ -4,9 +4,9 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use graphetl_core::contract::{ResultValue, Row};
 use graphetl_core::errors::ErrorName;
 use graphetl_core::spec::DatasetSpec;
-use graphetl_neptune::model::{ResultValue, Row};
 
 use crate::chunks::chunk_file_name;
 use crate::engine::QueryParams;

@@ -14,25 +14,7 @@ use graphetl_core::convert::{TimeFormat, TimeFormats, format_timestamp};
 use graphetl_core::spec::{GraphSpec, Template};
 use serde::{Deserialize, Serialize};
 
-/// One cell of a query result row, typed as the query engine returned it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ResultValue {
-    /// SQL NULL.
-    Null,
-    /// Text.
-    String(String),
-    /// A 64-bit integer (counts, sums).
-    Int(i64),
-    /// A 64-bit float (rates, percentiles); may be NaN or infinite.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
-    /// A timestamp as ISO-8601 text (`2025-06-01T00:00:00Z`, or Athena's `2025-06-01 00:00:00.000`).
-    Timestamp(String),
-}
-
-/// One result row: column name → value.
-pub type Row = BTreeMap<String, ResultValue>;
+pub use graphetl_core::contract::{ResultValue, Row};
 
 /// An instant with millisecond precision, the precision Neptune stores dates with.
 ///

@@ -9,7 +9,7 @@
 use std::io::{BufRead, Bytes};
 use std::iter::Peekable;
 
-use graphetl_neptune::model::{ResultValue, Row};
+use graphetl_core::contract::{ResultValue, Row};
 
 use crate::engine::QueryResult;
 

@@ -1,4 +1,7 @@
-//! The `aggregate` Lambda's events and responses: plan a run's queries, then run each one.
+//! The `aggregate` Lambda's events and responses (plan a run's queries, then run each one), and
+//! the typed rows a query returns, which the load step turns into a graph.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -130,3 +133,23 @@ mod tests {
         Ok(())
     }
 }
+
+/// One cell of a query result row, typed as the query engine returned it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ResultValue {
+    /// SQL NULL.
+    Null,
+    /// Text.
+    String(String),
+    /// A 64-bit integer (counts, sums).
+    Int(i64),
+    /// A 64-bit float (rates, percentiles); may be NaN or infinite.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A timestamp as ISO-8601 text (`2025-06-01T00:00:00Z`, or Athena's `2025-06-01 00:00:00.000`).
+    Timestamp(String),
+}
+
+/// One result row: column name → value.
+pub type Row = BTreeMap<String, ResultValue>;
