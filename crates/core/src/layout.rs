@@ -8,6 +8,17 @@ pub fn raw_prefix(dataset: &str) -> String {
     format!("raw/{dataset}/")
 }
 
+/// Key of a raw file given by its path below the dataset's raw area: `raw/<dataset>/<relative>`.
+pub fn raw_key(dataset: &str, relative: &str) -> String {
+    format!("{}{}", raw_prefix(dataset), relative.trim_start_matches('/'))
+}
+
+/// The dataset a raw key `raw/<dataset>/<file>` belongs to, or `None` for any other key.
+pub fn dataset_of_raw_key(key: &str) -> Option<&str> {
+    let (dataset, rest) = key.strip_prefix("raw/")?.split_once('/')?;
+    (!dataset.is_empty() && !rest.is_empty()).then_some(dataset)
+}
+
 /// Prefix of a dataset's curated Parquet: `curated/<dataset>/`.
 pub fn curated_prefix(dataset: &str) -> String {
     format!("curated/{dataset}/")

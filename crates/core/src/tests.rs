@@ -520,6 +520,17 @@ mod layout_tests {
     use crate::layout::*;
 
     #[test]
+    fn raw_keys_round_trip_through_their_dataset() {
+        let key = raw_key("service-calls", "dt=2026-11-20/a.json.gz");
+        assert_eq!(key, "raw/service-calls/dt=2026-11-20/a.json.gz");
+        assert_eq!(raw_key("d", "/x.csv"), "raw/d/x.csv");
+        assert_eq!(dataset_of_raw_key(&key), Some("service-calls"));
+        for other in ["curated/d/x.parquet", "raw/d/", "raw//x.csv", "raw/d", "d/x.csv"] {
+            assert_eq!(dataset_of_raw_key(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn outputs_are_deterministic_and_mirror_the_raw_folder() {
         let key = "raw/service-calls/dt=2026-11-20/hour=03/part-00000.json.gz";
         let stem = output_stem(key);

@@ -131,7 +131,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let spec_dir = args.dataset.parent().unwrap_or(Path::new("."));
     let curated_s3 = s3_location(&args.curated, "--curated")?;
     let out_s3 = s3_location(&args.out, "--out")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     let store = if curated_s3.is_some() || out_s3.is_some() {
         Some(runtime.block_on(S3Store::from_env()))
     } else {
@@ -152,7 +152,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    let parquet_files = count_parquet(&curated_dir);
+    let parquet_files = count_parquet(&curated_dir)?;
 
     let table = table_name(&spec.name);
     let params = QueryParams {
@@ -235,21 +235,11 @@ fn check_curated_dir(dir: &Path, dataset: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn count_parquet(dir: &Path) -> usize {
-    let mut count = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                count += 1;
-            }
-        }
-    }
-    count
+fn count_parquet(dir: &Path) -> anyhow::Result<usize> {
+    Ok(super::files_under(dir)?
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count())
 }
 
 /// The part of `key` below `prefix` as a relative path, refusing anything that would leave the

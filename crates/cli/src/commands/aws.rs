@@ -10,8 +10,7 @@ use graphetl_core::layout;
 use graphetl_storage::{ObjectStore, S3Store};
 use serde_json::{Value, json};
 
-use super::local::{FailedItem, failed_items, transform_retriers};
-use super::run::repo_root;
+use super::workflow::{FailedItem, failed_items, transform_retriers};
 
 /// Clients built once from the standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL,
 /// credential chain).
@@ -136,7 +135,7 @@ impl Aws {
         bucket: Option<&str>,
     ) -> anyhow::Result<(Described, Vec<FailedItem>)> {
         let described = self.describe(arn).await?;
-        let retriers = transform_retriers(&repo_root());
+        let retriers = transform_retriers()?;
         let mut items = Vec::new();
         for map_run in self.map_runs(arn).await? {
             let id = map_run.rsplit(':').next().unwrap_or_default();

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::aws::{Aws, execution_arn};
-use super::local::{FailedItem, LocalEnv, LocalSettings, read_record};
-use super::run::repo_root;
+use super::local::{LocalEnv, LocalSettings, read_record};
+use super::workflow::FailedItem;
 
 /// Arguments of `graphetl failures`.
 #[derive(Debug, clap::Args)]
@@ -33,10 +33,10 @@ pub(crate) struct Args {
 
 /// Runs the command; exits 0 whether or not there are failures (1 if the execution is unknown).
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     let (status, failures): (String, Vec<FailedItem>) = if args.local {
         let record = read_record(&args.data_dir, &args.execution)?;
-        let settings = LocalSettings::new(args.data_dir.clone(), repo_root(), 1);
+        let settings = LocalSettings::new(args.data_dir.clone(), 1);
         runtime.block_on(async {
             let env = LocalEnv::start(settings).await?;
             let (_, failures) = env.results(&record).await?;

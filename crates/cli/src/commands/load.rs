@@ -237,7 +237,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let version: EngineVersion =
         args.engine_version.parse().map_err(|e| anyhow::anyhow!("--engine-version: {e}"))?;
     let batcher = Batcher::new(UpsertForm::for_engine(&version), Budget::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         if let Some(dir) = &args.local_graph {
             let mut graph = LocalGraph::new();

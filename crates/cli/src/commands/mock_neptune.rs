@@ -125,7 +125,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
 
 /// Runs the command until killed (or `--max-requests`).
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
         println!("http://{}", listener.local_addr()?);

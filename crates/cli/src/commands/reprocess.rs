@@ -12,8 +12,8 @@ use graphetl_storage::ObjectStore;
 use serde_json::json;
 
 use super::aws::{Aws, execution_arn};
-use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings, check_prefix, read_record};
-use super::run::repo_root;
+use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings, read_record};
+use super::workflow::check_prefix;
 
 /// Arguments of `graphetl reprocess`.
 #[derive(Debug, clap::Args)]
@@ -71,8 +71,8 @@ pub(crate) fn run_local(
     failed_of: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let settings = LocalSettings::new(data_dir.to_path_buf(), repo_root(), concurrency.max(1));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let settings = LocalSettings::new(data_dir.to_path_buf(), concurrency.max(1));
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;
         let (dataset, input) = match (&prefix, &failed_of) {
@@ -130,7 +130,7 @@ fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
         .state_machine_arn
         .clone()
         .context("give --state-machine-arn (or GRAPHETL_STATE_MACHINE_ARN): the stack's pipeline state machine")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let aws = Aws::from_env().await;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
@@ -159,12 +159,12 @@ fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
                 }
                 let dataset = match &args.dataset {
                     Some(d) => d.clone(),
-                    None => failures[0]
-                        .key
-                        .strip_prefix("raw/")
-                        .and_then(|k| k.split('/').next())
-                        .unwrap_or_default()
-                        .to_owned(),
+                    None => layout::dataset_of_raw_key(&failures[0].key).map(str::to_owned).with_context(|| {
+                        format!(
+                            "cannot tell the dataset from the failed item {} (not under raw/<dataset>/): give --dataset",
+                            failures[0].key
+                        )
+                    })?,
                 };
                 let key = aws.write_manifest(&bucket, &described.name, &failures).await?;
                 eprintln!("wrote {} failed item(s) to s3://{bucket}/{key}", failures.len());

@@ -49,7 +49,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         failure: InjectedFailure::TooManyRequests { retry_after_seconds: 1 },
         require_header: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let source = serve_generated(&config, options, ([127, 0, 0, 1], args.port).into()).await?;
         println!("{}", source.url_template());

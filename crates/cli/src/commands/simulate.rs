@@ -14,12 +14,15 @@ use graphetl_states::exec::{Engine, EngineOptions};
 use graphetl_states::resolve::{FunctionError, Functions};
 use serde_json::{Value, json};
 
+use super::workflow::PROCESS_FILES;
+
 /// Arguments of `graphetl simulate-retries`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The batch state machine whose Transform retries are compared.
-    #[arg(long, default_value = "statemachine/process-files.asl.json")]
-    definition: PathBuf,
+    /// The batch state machine whose Transform retries are compared (default: the
+    /// statemachine/process-files.asl.json this binary was built with).
+    #[arg(long)]
+    definition: Option<PathBuf>,
     /// Files in the batch.
     #[arg(long, default_value_t = 1_000)]
     files: u64,
@@ -74,8 +77,14 @@ fn throttle_retrier(definition: &Value) -> Option<Value> {
 
 /// Runs the simulation and prints a Markdown table.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("cannot read {}", args.definition.display()))?;
+    let (text, file) = match &args.definition {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (PROCESS_FILES.text.to_owned(), PROCESS_FILES.file.to_owned()),
+    };
     let definition: Value = serde_json::from_str(&text)?;
     let chosen = throttle_retrier(&definition)
         .context("the Transform state has no retrier for Lambda.TooManyRequestsException")?;
@@ -101,11 +110,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!("| policy | makespan (s) | retries | items that exhausted retries | history events |");
     println!("|---|---:|---:|---:|---:|");
     for policy in &policies {
-        let machine = StateMachine::from_json(
-            &with_policy(&definition, policy).to_string(),
-            &args.definition.display().to_string(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let machine = StateMachine::from_json(&with_policy(&definition, policy).to_string(), &file)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let files: Vec<Value> = (0..args.files)
             .map(|i| json!({"bucket": "sim", "key": format!("raw/sim/part-{i:05}.json.gz"), "dataset": "sim", "run_id": "sim"}))
             .collect();

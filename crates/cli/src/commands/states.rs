@@ -256,7 +256,7 @@ fn bench(transitions: u64, items: u64) -> anyhow::Result<ExitCode> {
         .to_string(),
         "bench-map",
     )?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     let executions = transitions.div_ceil(CHAIN).max(1);
     let (chain_seconds, chain_events) = runtime.block_on(async {
         let engine = Engine::builder().build();

@@ -57,7 +57,7 @@ fn parse_position(text: &str) -> Result<Position, String> {
 
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let client = neptune_client(&args.endpoint, args.no_iam, args.region.as_deref()).await?;
         let mut reader = StreamReader::new(Arc::new(client), args.limit);

@@ -38,7 +38,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let options =
         TransformOptions { row_group_rows: args.row_group_rows, ..TransformOptions::default() };
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     let scratch = tempfile::Builder::new().prefix("graphetl-transform-").tempdir()?;
     let needs_s3 = args.input.starts_with("s3://") || args.output_dir.starts_with("s3://");
     let store = if needs_s3 { Some(runtime.block_on(S3Store::from_env())) } else { None };

@@ -78,3 +78,208 @@ fn no_ignored_tests() {
         assert!(!source.contains(&marker), "{} has an ignored test", file.display());
     }
 }
+
+/// The module path of a source file under `src` (`lib.rs`/`main.rs` → root, `a/mod.rs` → `a`).
+fn module_of(src: &Path, file: &Path) -> Option<Vec<String>> {
+    let relative = file.strip_prefix(src).ok()?.with_extension("");
+    let mut parts: Vec<String> =
+        relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        parts.pop();
+    }
+    Some(parts)
+}
+
+/// Expands one `use` tree (`a::{b, c::{d, e}}`) into its paths.
+fn expand_use(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    let Some(open) = tree.find('{') else {
+        let path = tree.split(" as ").next().unwrap_or_default().trim();
+        return vec![path.to_owned()];
+    };
+    let prefix = &tree[..open];
+    let inner = tree[open + 1..].trim_end().strip_suffix('}').unwrap_or(&tree[open + 1..]);
+    let (mut depth, mut start, mut items) = (0usize, 0usize, Vec::new());
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items
+        .into_iter()
+        .filter(|item| !item.trim().is_empty())
+        .flat_map(|item| expand_use(item).into_iter().map(|p| format!("{prefix}{p}")))
+        .collect()
+}
+
+/// Every `crate::`, `super::` or `self::` path a source file names (in `use` trees and in code),
+/// comment lines left out.
+fn paths_named(source: &str) -> Vec<String> {
+    let code: String = source
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut paths = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("use ") {
+        let before_ok = rest[..at].chars().last().is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        let after = &rest[at + 4..];
+        let end = after.find(';').unwrap_or(after.len());
+        if before_ok {
+            paths.extend(expand_use(&after[..end]));
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    let bytes = code.as_bytes();
+    for root in ["crate::", "super::", "self::"] {
+        let mut from = 0;
+        while let Some(found) = code[from..].find(root) {
+            let start = from + found;
+            from = start + root.len();
+            if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+                continue;
+            }
+            let mut end = start;
+            while end < bytes.len()
+                && (bytes[end].is_ascii_alphanumeric() || b"_:".contains(&bytes[end]))
+            {
+                end += 1;
+            }
+            paths.push(code[start..end].trim_end_matches(':').to_owned());
+        }
+    }
+    paths
+}
+
+/// The module a path names, relative to the module `from`: the longest prefix that is a module.
+fn target_module(from: &[String], path: &str, modules: &[Vec<String>]) -> Option<Vec<String>> {
+    let segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let (mut base, mut rest) = match *segments.first()? {
+        "crate" => (Vec::new(), &segments[1..]),
+        "self" => (from.to_vec(), &segments[1..]),
+        "super" => {
+            let mut base = from.to_vec();
+            let mut rest = &segments[..];
+            while rest.first() == Some(&"super") {
+                base.pop();
+                rest = &rest[1..];
+            }
+            (base, rest)
+        }
+        _ => return None,
+    };
+    while let Some(next) = rest.first() {
+        let mut candidate = base.clone();
+        candidate.push((*next).to_owned());
+        if !modules.contains(&candidate) {
+            break;
+        }
+        base = candidate;
+        rest = &rest[1..];
+    }
+    Some(base)
+}
+
+/// The import cycles between sibling modules of the crate whose sources are under `src`: each
+/// edge `a::x → b::y` counts between the children of their common ancestor (`a → b`), and a
+/// module using its own ancestor or descendant is not an edge.
+fn module_cycles(src: &Path) -> Vec<Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let files = rust_files(src);
+    let modules: Vec<Vec<String>> = files.iter().filter_map(|f| module_of(src, f)).collect();
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for file in &files {
+        let Some(from) = module_of(src, file) else { continue };
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        for path in paths_named(&source) {
+            let Some(to) = target_module(&from, &path, &modules) else { continue };
+            let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            if common == from.len() || common == to.len() {
+                continue;
+            }
+            edges.entry(from[..=common].to_vec()).or_default().insert(to[..=common].to_vec());
+        }
+    }
+    // Depth-first search for back edges; each cycle reported once, as its path.
+    let mut cycles = Vec::new();
+    let mut done: BTreeSet<Vec<String>> = BTreeSet::new();
+    fn visit(
+        node: &Vec<String>,
+        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        stack: &mut Vec<Vec<String>>,
+        done: &mut BTreeSet<Vec<String>>,
+        cycles: &mut Vec<Vec<String>>,
+    ) {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            cycles.push(stack[at..].iter().chain([node]).map(|m| m.join("::")).collect());
+            return;
+        }
+        if done.contains(node) {
+            return;
+        }
+        stack.push(node.clone());
+        for next in edges.get(node).into_iter().flatten() {
+            visit(next, edges, stack, done, cycles);
+        }
+        stack.pop();
+        done.insert(node.clone());
+    }
+    for node in edges.keys() {
+        visit(node, &edges, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    cycles
+}
+
+#[test]
+fn no_crate_has_an_import_cycle_between_its_modules() {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(repo().join("crates")).into_iter().flatten().flatten() {
+        let src = entry.path().join("src");
+        if src.is_dir() {
+            for cycle in module_cycles(&src) {
+                found.push(format!(
+                    "{}: {}",
+                    entry.file_name().to_string_lossy(),
+                    cycle.join(" → ")
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "import cycles between modules: {found:#?}");
+}
+
+#[test]
+fn the_cycle_check_finds_a_cycle_through_a_use_group_and_a_path_in_code() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("commands"))?;
+    std::fs::write(src.join("main.rs"), "//! m\nmod commands;\nuse crate::commands::run;\n")?;
+    std::fs::write(src.join("commands/mod.rs"), "//! c\npub mod aws;\npub mod run;\n")?;
+    std::fs::write(
+        src.join("commands/aws.rs"),
+        "//! a\nuse super::{local::X, run::{repo_root, Y as Z}};\n",
+    )?;
+    std::fs::write(
+        src.join("commands/run.rs"),
+        "//! r\n// super::aws::comment_only\nfn f() { super::aws::start(); }\n",
+    )?;
+    // Using an ancestor's item is not an edge.
+    std::fs::write(src.join("commands/local.rs"), "//! l\nuse crate::commands::Shared;\n")?;
+    let cycles = module_cycles(src);
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    let cycle = cycles[0].join(" → ");
+    assert!(cycle.contains("commands::aws") && cycle.contains("commands::run"), "{cycle}");
+    assert!(!cycle.contains("local"), "{cycle}");
+    // Without the call in code there is no cycle (the comment does not count).
+    std::fs::write(src.join("commands/run.rs"), "//! r\n// super::aws::comment_only\n")?;
+    assert!(module_cycles(src).is_empty());
+    Ok(())
+}
