@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 mod aggregate;
 pub use aggregate::{
     AggregateEvent, AggregateOutput, AggregatePlan, AggregatePlanRequest, AggregateQueryRequest,
-    ChunkRef, PlannedQuery,
+    ChunkRef, PlannedQuery, ResultValue, Row,
 };
 
 /// One Map item of the TransformFiles step: the event of the `transform` Lambda.
@@ -168,6 +168,15 @@ pub struct ExtractResult {
     pub records: u64,
     /// Pages fetched from the source (0 for the generator and `none`).
     pub pages: u64,
+    /// Requests retried (429, 5xx, timeouts), over all pages.
+    #[serde(default)]
+    pub retries: u64,
+    /// Milliseconds slept before those retries (what `Retry-After` asked, or the backoff).
+    #[serde(default)]
+    pub retry_wait_ms: u64,
+    /// Milliseconds the source's rate limit held requests back.
+    #[serde(default)]
+    pub rate_limit_wait_ms: u64,
 }
 
 /// The half-open time window `[start, end)` of a run, in UTC.

@@ -88,6 +88,7 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
         options,
         limiter: Limiter::new(source.rate_limit_per_second),
         rng: fastrand::Rng::new(),
+        stats: FetchStats::default(),
     };
     let mut parts = PartWriter::new(store, bucket, dataset, window, source.records_per_file);
     let mut cursor = String::new();
@@ -131,12 +132,20 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
         stale_deleted = written.stale_deleted,
         "extracted"
     );
+    let stats = fetcher.stats;
     Ok(ExtractResult {
         prefix: written.prefix,
         files: written.files,
         records: written.records,
         pages,
+        retries: stats.retries,
+        retry_wait_ms: millis(stats.retry_wait),
+        rate_limit_wait_ms: millis(stats.rate_limit_wait),
     })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn resolve_headers<R: SecretResolver>(
@@ -196,13 +205,16 @@ impl Limiter {
         Limiter { interval, next: Duration::ZERO }
     }
 
-    async fn wait(&mut self, clock: &dyn Clock) {
-        let Some(interval) = self.interval else { return };
+    /// Waits for the next slot; returns how long it waited.
+    async fn wait(&mut self, clock: &dyn Clock) -> Duration {
+        let Some(interval) = self.interval else { return Duration::ZERO };
         let now = clock.now();
-        if now < self.next {
-            clock.sleep(self.next - now).await;
+        let waited = self.next.saturating_sub(now);
+        if !waited.is_zero() {
+            clock.sleep(waited).await;
         }
         self.next = clock.now().max(self.next) + interval;
+        waited
     }
 }
 
@@ -219,6 +231,18 @@ struct Fetcher<'a> {
     options: &'a HttpOptions,
     limiter: Limiter,
     rng: fastrand::Rng,
+    stats: FetchStats,
+}
+
+/// What paging cost beyond the requests themselves.
+#[derive(Debug, Clone, Copy, Default)]
+struct FetchStats {
+    /// Attempts beyond the first, over all pages.
+    retries: u64,
+    /// Time slept before those retries (Retry-After or backoff).
+    retry_wait: Duration,
+    /// Time the rate limit held requests back.
+    rate_limit_wait: Duration,
 }
 
 impl Fetcher<'_> {
@@ -227,7 +251,7 @@ impl Fetcher<'_> {
         let timeout = Duration::from_secs(self.source.timeout_seconds.max(1));
         let clock = self.options.clock.as_ref();
         for attempt in 1..=attempts {
-            self.limiter.wait(clock).await;
+            self.stats.rate_limit_wait += self.limiter.wait(clock).await;
             let sent =
                 self.client.get(url).headers(self.headers.clone()).timeout(timeout).send().await;
             let failure = match sent {
@@ -300,6 +324,8 @@ impl Fetcher<'_> {
                 delay_ms = delay.as_millis() as u64,
                 "page failed; retrying"
             );
+            self.stats.retries += 1;
+            self.stats.retry_wait += delay;
             clock.sleep(delay).await;
         }
         // The loop returns on its last attempt.

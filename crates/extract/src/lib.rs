@@ -152,6 +152,6 @@ pub async fn extract_generator<S: ObjectStore>(
         prefix: written.prefix,
         files: written.files,
         records: written.records,
-        pages: 0,
+        ..ExtractResult::default()
     })
 }

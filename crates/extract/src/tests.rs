@@ -207,6 +207,8 @@ async fn a_429_waits_what_retry_after_says_then_the_page_succeeds() -> TestResul
     // Requests: ok, 429, ok, 429, ok.
     assert_eq!(source.requests(), 5);
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(7); 2]);
+    // The result reports what the retries cost (the summary of `run --local` shows it).
+    assert_eq!((result.retries, result.retry_wait_ms, result.rate_limit_wait_ms), (2, 14_000, 0));
     Ok(())
 }
 
@@ -371,6 +373,7 @@ async fn the_rate_limit_spaces_requests_on_the_clock() -> TestResult {
     .await?;
     assert_eq!(result.pages, 4);
     assert_eq!(clock.sleeps(), vec![Duration::from_millis(250); 3]);
+    assert_eq!((result.retries, result.rate_limit_wait_ms), (0, 750));
     Ok(())
 }
 

@@ -15,10 +15,12 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use graphetl_athena::engine::table_name;
 use graphetl_athena::local::LocalEngine;
-use graphetl_core::contract::{AggregateEvent, ExtractRequest, LoadChunk, TransformItem};
+use graphetl_core::contract::{
+    AggregateEvent, ExtractRequest, ExtractResult, LoadChunk, TransformItem,
+};
 use graphetl_core::errors::StepError;
 use graphetl_core::{ErrorName, layout};
 use graphetl_extract::secrets::LocalSecrets;
@@ -30,7 +32,6 @@ use graphetl_lambda::handlers::transform::TransformHandler;
 use graphetl_lambda::local::StoreItems;
 use graphetl_neptune::local::{LocalGraph, SharedGraph, render_picture};
 use graphetl_neptune::{Batcher, Budget, UpsertForm};
-use graphetl_states::asl::StateMachine;
 use graphetl_states::exec::{Engine, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
@@ -39,48 +40,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// The bucket local runs use on the embedded endpoint.
-pub(crate) const LOCAL_BUCKET: &str = "graphetl-local";
-const REGION: &str = "us-east-1";
-const ACCOUNT: &str = "123456789012";
-
-fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:graphetl-{name}")
-}
-
-/// What DefinitionSubstitutions gives each placeholder, locally.
-fn substitutions() -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("DataBucket", LOCAL_BUCKET.to_owned()),
-        ("ExtractFunctionArn", function_arn("extract")),
-        ("TransformFunctionArn", function_arn("transform")),
-        ("AggregateFunctionArn", function_arn("aggregate")),
-        ("LoadFunctionArn", function_arn("load")),
-        (
-            "ProcessFilesStateMachineArn",
-            format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:graphetl-process-files"),
-        ),
-    ])
-}
-
-/// Loads a definition from statemachine/ with the local substitutions applied.
-fn definition(repo: &Path, file: &str) -> anyhow::Result<StateMachine> {
-    let path = repo.join("statemachine").join(file);
-    let mut text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    for (name, value) in substitutions() {
-        text = text.replace(&format!("${{{name}}}"), &value);
-    }
-    StateMachine::from_json(&text, &path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
-}
+pub(crate) use super::workflow::LOCAL_BUCKET;
+use super::workflow::{
+    FailedItem, PIPELINE, PROCESS_FILES, failed_items, function_arn, substitutions,
+    transform_retriers,
+};
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalSettings {
     /// Where everything goes (`DATA_DIR/s3`, `DATA_DIR/executions`, `DATA_DIR/work`).
     pub(crate) data_dir: PathBuf,
-    /// The folder holding statemachine/ (the repository root).
-    pub(crate) repo: PathBuf,
     /// Concurrent invocations of each function before it throttles like Lambda.
     pub(crate) lambda_concurrency: usize,
     /// Options of the extract handler (generator size, HTTP retries).
@@ -94,14 +64,9 @@ pub(crate) struct LocalSettings {
 
 impl LocalSettings {
     /// Settings with the defaults of the Lambda functions.
-    pub(crate) fn new(
-        data_dir: PathBuf,
-        repo: PathBuf,
-        lambda_concurrency: usize,
-    ) -> LocalSettings {
+    pub(crate) fn new(data_dir: PathBuf, lambda_concurrency: usize) -> LocalSettings {
         LocalSettings {
             data_dir,
-            repo,
             lambda_concurrency: lambda_concurrency.max(1),
             extract: ExtractOptions::default(),
             rows_per_chunk: NonZeroUsize::new(DEFAULT_ROWS_PER_CHUNK).unwrap_or(NonZeroUsize::MIN),
@@ -230,8 +195,8 @@ impl LocalEnv {
     /// Runs statemachine/pipeline.asl.json with `input` as execution `name`, records it and
     /// returns it with the per-file results the run's ResultWriter files hold.
     pub(crate) async fn run_pipeline(&self, name: &str, input: Value) -> anyhow::Result<LocalRun> {
-        let pipeline = definition(&self.settings.repo, "pipeline.asl.json")?;
-        let process_files = Arc::new(definition(&self.settings.repo, "process-files.asl.json")?);
+        let pipeline = PIPELINE.load()?;
+        let process_files = Arc::new(PROCESS_FILES.load()?);
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
@@ -246,14 +211,23 @@ impl LocalEnv {
             LocalSecrets::from_env(),
             self.settings.extract.clone(),
         ));
+        // What each extract invocation returned (pages, retries, waits), for the summary.
+        let extracted: Arc<Mutex<Vec<ExtractResult>>> = Arc::default();
+        let extracts = extracted.clone();
         register(
             &mut functions,
             "extract",
             concurrency,
             &timings,
             move |request: ExtractRequest| {
-                let extract = extract.clone();
-                async move { extract.handle(request).await }
+                let (extract, extracts) = (extract.clone(), extracts.clone());
+                async move {
+                    let result = extract.handle(request).await?;
+                    if let Ok(mut all) = extracts.lock() {
+                        all.push(result.clone());
+                    }
+                    Ok(result)
+                }
             },
         );
 
@@ -393,6 +367,8 @@ impl LocalEnv {
             largest_child,
             graph: graph.snapshot(),
             timings: timings.spans(),
+            extracts: extracted.lock().map(|all| all.clone()).unwrap_or_default(),
+            source: None,
         })
     }
 
@@ -404,7 +380,7 @@ impl LocalEnv {
     ) -> anyhow::Result<(Vec<Value>, Vec<FailedItem>)> {
         let mut files = Vec::new();
         let mut failures = Vec::new();
-        let retriers = transform_retriers(&self.settings.repo);
+        let retriers = transform_retriers()?;
         for run in record["map_runs"].as_array().into_iter().flatten() {
             let (Some(bucket), Some(key)) =
                 (run["manifest"]["bucket"].as_str(), run["manifest"]["key"].as_str())
@@ -443,104 +419,6 @@ impl LocalEnv {
     }
 }
 
-/// One failed input file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct FailedItem {
-    /// Bucket of the raw file.
-    pub(crate) bucket: String,
-    /// Key of the raw file.
-    pub(crate) key: String,
-    /// Error name.
-    pub(crate) error: String,
-    /// What happened.
-    pub(crate) cause: String,
-    /// Transform attempts the retry policy made before the file was recorded as failed (none
-    /// when the whole batch failed for another reason).
-    pub(crate) attempts: Option<u32>,
-}
-
-/// The retriers of the Transform task in statemachine/process-files.asl.json: a file recorded as
-/// failed has used up the first retrier that matches its error (Step Functions retries by policy),
-/// so its attempts are 1 + that retrier's MaxAttempts, or 1 when none matches.
-pub(crate) fn transform_retriers(repo: &Path) -> Vec<graphetl_states::asl::Retrier> {
-    use graphetl_states::asl::StateKind;
-    let Ok(machine) = definition(repo, "process-files.asl.json") else { return Vec::new() };
-    let Some(StateKind::Map(map)) = machine.state("TransformEach").map(|s| &s.kind) else {
-        return Vec::new();
-    };
-    match map.processor.state("Transform").map(|s| &s.kind) {
-        Some(StateKind::Task(task)) => task.retry.clone(),
-        _ => Vec::new(),
-    }
-}
-
-fn attempts_for(error: &str, retriers: &[graphetl_states::asl::Retrier]) -> u32 {
-    retriers
-        .iter()
-        .find(|r| graphetl_states::exec::error_matches(&r.error_equals, error))
-        .map_or(1, |r| r.max_attempts.saturating_add(1))
-}
-
-/// The failed files behind one FAILED record of the transform Map (a process-files batch).
-///
-/// A batch that failed with `GraphEtl.FilesFailed` names each failed file in its cause; a batch
-/// that failed for another reason (a timeout, a quota) fails every file it held.
-pub(crate) fn failed_items(
-    record: &Value,
-    retriers: &[graphetl_states::asl::Retrier],
-) -> Vec<FailedItem> {
-    let error = record["Error"].as_str().unwrap_or_default();
-    let cause_text = record["Cause"].as_str().unwrap_or_default();
-    // startExecution.sync:2 reports a failed nested execution as States.TaskFailed whose cause
-    // is that execution's description, with its own Error and Cause.
-    let nested: Value = serde_json::from_str(cause_text).unwrap_or(Value::Null);
-    let (inner_error, inner_cause) = match (nested["Error"].as_str(), nested["Cause"].as_str()) {
-        (Some(e), Some(c)) => (e.to_owned(), c.to_owned()),
-        _ => (error.to_owned(), cause_text.to_owned()),
-    };
-    if inner_error == "GraphEtl.FilesFailed"
-        && let Ok(Value::Array(files)) = serde_json::from_str::<Value>(&inner_cause)
-    {
-        return files
-            .iter()
-            .map(|f| {
-                let error = f["error"].as_str().unwrap_or_default().to_owned();
-                FailedItem {
-                    bucket: f["bucket"].as_str().unwrap_or_default().to_owned(),
-                    key: f["key"].as_str().unwrap_or_default().to_owned(),
-                    attempts: Some(attempts_for(&error, retriers)),
-                    error,
-                    cause: readable_cause(f["cause"].as_str().unwrap_or_default()),
-                }
-            })
-            .collect();
-    }
-    let input: Value =
-        serde_json::from_str(record["Input"].as_str().unwrap_or("{}")).unwrap_or_default();
-    input["Items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|item| FailedItem {
-            bucket: item["bucket"].as_str().unwrap_or_default().to_owned(),
-            key: item["key"].as_str().unwrap_or_default().to_owned(),
-            error: inner_error.clone(),
-            cause: readable_cause(&inner_cause),
-            attempts: None,
-        })
-        .collect()
-}
-
-/// A Lambda failure's cause is `{"errorMessage", "errorType", …}` as text: show the message.
-fn readable_cause(cause: &str) -> String {
-    match serde_json::from_str::<Value>(cause) {
-        Ok(v) if v["errorMessage"].is_string() => {
-            v["errorMessage"].as_str().unwrap_or_default().to_owned()
-        }
-        _ => cause.to_owned(),
-    }
-}
-
 /// A finished local execution and what it did.
 pub(crate) struct LocalRun {
     /// The parent execution.
@@ -555,6 +433,10 @@ pub(crate) struct LocalRun {
     pub(crate) graph: LocalGraph,
     /// Per function: wall time from its first invocation's start to its last one's end, and calls.
     pub(crate) timings: Vec<(String, f64, u64)>,
+    /// What each extract invocation returned.
+    pub(crate) extracts: Vec<ExtractResult>,
+    /// Where the http source's records came from, when there was one (for the summary).
+    pub(crate) source: Option<String>,
 }
 
 impl LocalRun {
@@ -583,6 +465,21 @@ impl LocalRun {
             self.files.iter().filter_map(|f| f["outputs"].as_array().map(Vec::len)).sum();
         println!("graphetl run --local: dataset {dataset}, execution {}", self.execution.name);
         println!("  status      {}", self.execution.status.as_str());
+        if let Some(source) = &self.source {
+            println!("  source      {source}");
+        }
+        if !self.extracts.is_empty() {
+            let total = |f: fn(&ExtractResult) -> u64| -> u64 { self.extracts.iter().map(f).sum() };
+            println!(
+                "  extract     {} page(s), {} record(s) in {} raw file(s); {} retried request(s) ({:.1}s waited), rate limit held back {:.1}s",
+                total(|e| e.pages),
+                total(|e| e.records),
+                total(|e| e.files),
+                total(|e| e.retries),
+                total(|e| e.retry_wait_ms) as f64 / 1000.0,
+                total(|e| e.rate_limit_wait_ms) as f64 / 1000.0,
+            );
+        }
         println!("  files       {} transformed, {} failed", self.files.len(), self.failures.len());
         println!(
             "  rows        {} in, {} written, {} rejected",
@@ -688,24 +585,4 @@ pub(crate) fn read_record(data_dir: &Path, name: &str) -> anyhow::Result<Value> 
         format!("no local execution named {name} (looked for {})", path.display())
     })?;
     Ok(serde_json::from_str(&text)?)
-}
-
-/// Checks that `prefix` lies in the dataset's raw area.
-pub(crate) fn check_prefix(dataset: &str, prefix: &str) -> anyhow::Result<()> {
-    let raw = layout::raw_prefix(dataset);
-    if prefix.is_empty() {
-        bail!("--prefix is empty; expected a prefix under {raw}");
-    }
-    if prefix.starts_with("s3://") {
-        bail!(
-            "--prefix {prefix} names a bucket; give the key prefix under {raw} (the bucket is the stack's data bucket)"
-        );
-    }
-    if prefix.split('/').any(|s| s == ".." || s == ".") {
-        bail!("--prefix {prefix} contains '..' or '.'");
-    }
-    if !prefix.starts_with(&raw) {
-        bail!("--prefix {prefix} is outside the dataset's raw area {raw}");
-    }
-    Ok(())
 }

@@ -9,8 +9,10 @@
 //! Where the raw records come from:
 //! - `--input PATH`: local files uploaded as the dataset's raw files (extract skipped, as for a
 //!   dataset whose source kind is `none`);
-//! - an `http` source: a local copy of the API (`graphetl serve-source`) serving `--records`
-//!   generated records over `--window` on 127.0.0.1, and the real extract paging through it;
+//! - an `http` source: the spec's own API (its `url`, headers resolved as in the Lambda), paged
+//!   by the real extract over `--window`; with `--generated-source`, and by default for the
+//!   bundled example dataset only, a local copy of the API (`graphetl serve-source`) serving
+//!   `--records` generated records on 127.0.0.1 instead;
 //! - a `generator` source: the extract step generates `--records` records over `--window`;
 //! - a `none` source without `--input`: the dataset's sample (`<spec dir>/<name>/sample`).
 //!
@@ -31,7 +33,10 @@ use graphetl_storage::ObjectStore;
 use serde_json::{Value, json};
 
 use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings};
-use super::read_spec;
+use super::{files_under, read_spec};
+
+/// The bundled example dataset, relative to the repository root.
+const EXAMPLE_DATASET: &str = "datasets/service-calls.toml";
 
 /// Arguments of `graphetl run`.
 #[derive(Debug, clap::Args)]
@@ -39,14 +44,21 @@ pub(crate) struct Args {
     /// Run on this machine (the only mode here; on AWS the schedule starts runs).
     #[arg(long)]
     local: bool,
-    /// The dataset spec.
-    #[arg(long, default_value = "datasets/service-calls.toml")]
-    dataset: PathBuf,
+    /// The dataset spec. Default: the bundled example, datasets/service-calls.toml under the
+    /// current folder (the repository root), whose http source is served from generated records.
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// For an http source: serve generated records from a local copy of the API on 127.0.0.1
+    /// in place of the spec's `url` (the default for the bundled example only; a spec given with
+    /// --dataset is extracted from its own API unless this is set).
+    #[arg(long)]
+    generated_source: bool,
     /// Raw input files (a file or a folder), uploaded as the dataset's raw files; extract is
     /// skipped.
     #[arg(long, conflicts_with_all = ["prefix", "failed_of"])]
     input: Option<PathBuf>,
-    /// Records the local source serves (http source) or the generator writes (generator source).
+    /// Records the generated source serves (http source with --generated-source) or the
+    /// generator writes (generator source).
     #[arg(long, default_value_t = 10_000)]
     records: u64,
     /// The run's window, START/END (RFC 3339), START/DURATION or DURATION/END.
@@ -83,42 +95,23 @@ pub(crate) struct Args {
     inject_transform_throttling: u64,
 }
 
+/// The input files with their paths below `root` (hidden files left out), in name order.
 fn collect_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     if root.is_file() {
         let name = root.file_name().and_then(|n| n.to_str()).context("input has no file name")?;
         return Ok(vec![(root.to_path_buf(), name.to_owned())]);
     }
     let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
-            {
-                let relative = path
-                    .strip_prefix(root)?
-                    .to_str()
-                    .context("non-UTF-8 file name")?
-                    .replace('\\', "/");
-                files.push((path, relative));
-            }
+    for path in files_under(root)? {
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
         }
+        let relative =
+            path.strip_prefix(root)?.to_str().context("non-UTF-8 file name")?.replace('\\', "/");
+        files.push((path, relative));
     }
     files.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(files)
-}
-
-/// The repository root that holds statemachine/ (the current folder, or the binary's checkout).
-pub(crate) fn repo_root() -> PathBuf {
-    let here = PathBuf::from(".");
-    if here.join("statemachine").is_dir() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Uploads the spec (as given, or `spec_text`) and each of its SQL files to `datasets/`.
@@ -153,8 +146,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "only local runs start here: use `graphetl run --local` (on AWS the schedule starts runs, and `graphetl reprocess` starts one)"
         );
     }
+    let dataset = match &args.dataset {
+        Some(path) => path.clone(),
+        None => {
+            let example = PathBuf::from(EXAMPLE_DATASET);
+            if !example.is_file() {
+                bail!(
+                    "the bundled example dataset {EXAMPLE_DATASET} is not under the current folder: run from the repository root, or give --dataset FILE"
+                );
+            }
+            example
+        }
+    };
+    // Generated records stand in for the API only when asked, or for the bundled example.
+    let generated = args.generated_source || args.dataset.is_none();
     if args.prefix.is_some() || args.failed_of.is_some() {
-        let (spec, _) = read_spec(&args.dataset)?;
+        let (spec, _) = read_spec(&dataset)?;
         return super::reprocess::run_local(
             &args.data_dir,
             args.concurrency,
@@ -164,8 +171,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let started = Instant::now();
-    let (spec, spec_text) = read_spec(&args.dataset)?;
-    let spec_dir = args.dataset.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let (spec, spec_text) = read_spec(&dataset)?;
+    let spec_dir = dataset.parent().unwrap_or(Path::new(".")).to_path_buf();
     let window =
         Window::parse_interval(&args.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
     let input = match (&args.input, &spec.source) {
@@ -184,12 +191,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         None => Vec::new(),
     };
-    let mut settings =
-        LocalSettings::new(args.data_dir.clone(), repo_root(), args.concurrency.max(1));
+    let mut settings = LocalSettings::new(args.data_dir.clone(), args.concurrency.max(1));
     settings.extract.generator_records = args.records;
     settings.extract.generator_seed = Some(args.seed);
     settings.transform_throttle_every = args.inject_transform_throttling;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;
         // A run starts from a clean dataset area so that the same inputs give the same outputs.
@@ -202,6 +208,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             env.store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
         }
         let mut source: Option<LocalSource> = None;
+        let mut source_label = None;
         let mut run_input = json!({
             "dataset": spec.name,
             "batch_size": args.batch_size.max(1),
@@ -210,7 +217,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if input.is_some() {
             upload_spec(&env, &spec, spec_text, &spec_dir).await?;
             for (path, relative) in &files {
-                let key = format!("{}{relative}", layout::raw_prefix(&spec.name));
+                let key = layout::raw_key(&spec.name, relative);
                 env.store.put_file(LOCAL_BUCKET, &key, path, None).await?;
             }
             eprintln!(
@@ -221,7 +228,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             run_input["prefix"] = Value::String(layout::raw_prefix(&spec.name));
         } else {
             let mut text = spec_text;
-            if let Source::Http(http) = &spec.source {
+            if let Source::Http(http) = &spec.source
+                && !generated
+            {
+                source_label = Some(format!("{} (the spec's own API)", http.url));
+                eprintln!("extracting from the spec's source: {}", http.url);
+            } else if let Source::Http(http) = &spec.source {
                 let mut config = GeneratorConfig::new(args.services, args.records, window.clone());
                 config.seed = args.seed;
                 let server =
@@ -235,6 +247,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     args.records,
                     server.addr()
                 );
+                source_label = Some(format!(
+                    "{} generated record(s) served at http://{}/ in place of {} (--generated-source)",
+                    args.records,
+                    server.addr(),
+                    http.url
+                ));
                 source = Some(server);
             }
             upload_spec(&env, &spec, text, &spec_dir).await?;
@@ -242,7 +260,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         eprintln!("running statemachine/pipeline.asl.json");
         let name = env.next_name(&spec.name);
-        let run = env.run_pipeline(&name, run_input).await?;
+        let mut run = env.run_pipeline(&name, run_input).await?;
+        run.source = source_label;
         if let Some(server) = source {
             server.shutdown().await;
         }

@@ -219,3 +219,190 @@ fn injected_transform_throttling_is_retried_and_gives_the_same_graph() {
     assert!(graph(clean.path()) == graph(throttled.path()), "throttling changed the graph");
     assert!(!graph(clean.path()).is_empty());
 }
+
+/// A user's own API on loopback: pages of `page` records with an offset cursor, a required
+/// `X-Api-Key`, one 429 with `Retry-After: 1` (the 2nd request) and one 503 (the 4th). It
+/// answers each request on its own connection and records the request lines it got.
+struct UsersApi {
+    addr: std::net::SocketAddr,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl UsersApi {
+    fn start(records: Vec<serde_json::Value>, page: usize, key: &'static str) -> UsersApi {
+        use std::io::{BufRead, BufReader, Write};
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader =
+                    BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut has_key = false;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    has_key |= lower.starts_with("x-api-key:") && line.trim_end().ends_with(key);
+                }
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(request_line.clone());
+                let (status, extra, body) = if !has_key {
+                    ("401 Unauthorized", String::new(), r#"{"error":"no key"}"#.to_owned())
+                } else if n == 1 {
+                    ("429 Too Many Requests", "Retry-After: 1\r\n".to_owned(), "{}".to_owned())
+                } else if n == 3 {
+                    ("503 Service Unavailable", String::new(), "{}".to_owned())
+                } else {
+                    let cursor = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|target| target.split("cursor=").nth(1))
+                        .map(|c| c.split('&').next().unwrap_or_default().to_owned())
+                        .unwrap_or_default();
+                    let offset: usize = cursor.parse().unwrap_or(0);
+                    let end = (offset + page).min(records.len());
+                    let next = if end < records.len() {
+                        serde_json::Value::String(end.to_string())
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    let body =
+                        serde_json::json!({"data": &records[offset..end], "next_cursor": next});
+                    ("200 OK", String::new(), body.to_string())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        UsersApi { addr, requests }
+    }
+}
+
+#[test]
+fn run_local_extracts_from_the_specs_own_api_with_its_retries_and_gives_the_right_graph() {
+    use graphetl_extract::generator::{DEFAULT_WINDOW, GeneratorConfig, generate};
+    let window = graphetl_core::contract::Window::parse_interval(DEFAULT_WINDOW)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let records: Vec<serde_json::Value> =
+        generate(&GeneratorConfig::new(9, 1_000, window)).collect();
+    let api = UsersApi::start(records.clone(), 300, "k-123");
+
+    // The user's spec: the shipped one with their API's URL and a header secret by reference.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec_dir = dir.path().join("specs");
+    std::fs::create_dir_all(spec_dir.join("service-calls")).unwrap_or_else(|e| panic!("{e}"));
+    let shipped = super::repo().join("datasets");
+    for sql in ["edges.sql", "services.sql"] {
+        std::fs::copy(
+            shipped.join("service-calls").join(sql),
+            spec_dir.join("service-calls").join(sql),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let spec_text = std::fs::read_to_string(shipped.join("service-calls.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace(
+            "url = \"http://127.0.0.1:8099/api/calls?start={start}&end={end}&cursor={cursor}\"",
+            &format!(
+                "url = \"http://{}/v1/calls?from={{start}}&to={{end}}&cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_KEY\" }}",
+                api.addr
+            ),
+        );
+    assert!(spec_text.contains("/v1/calls"), "the shipped spec's url line changed");
+    let spec = spec_dir.join("my.toml");
+    std::fs::write(&spec, spec_text).unwrap_or_else(|e| panic!("{e}"));
+
+    let data_dir = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+        .args(["run", "--local", "--dataset"])
+        .arg(&spec)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env("GRAPHETL_SECRET_E2E_KEY", "k-123")
+        .current_dir(super::repo())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("status      SUCCEEDED"), "{stdout}");
+    assert!(stdout.contains(&format!("source      http://{}/v1/calls", api.addr)), "{stdout}");
+    // 4 pages of 300, plus the 429 and the 503 retried; Retry-After asked for 1 s.
+    assert!(
+        stdout.contains(
+            "extract     4 page(s), 1000 record(s) in 1 raw file(s); 2 retried request(s)"
+        ),
+        "{stdout}"
+    );
+    let seen = api.requests.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert!(
+        seen.iter().all(|line| line.starts_with("GET /v1/calls?from=2026-11-20T03")),
+        "{seen:?}"
+    );
+
+    // The graph is the one the served records give.
+    assert_eq!(raw_records(&data_dir), records);
+    let expected = expected_edges(&records);
+    let edges = csv_rows(&data_dir.join("graph/service-calls/edges.csv"));
+    let got: BTreeMap<String, (i64, i64)> = edges
+        .iter()
+        .map(|e| {
+            let n = |k: &str| e[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {e:?}"));
+            (e["~id"].clone(), (n("requests"), n("errors")))
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn run_local_without_the_secret_sends_nothing_and_says_which_variable_is_missing() {
+    let api = UsersApi::start(Vec::new(), 10, "k-123");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec_dir = dir.path().join("specs");
+    std::fs::create_dir_all(spec_dir.join("service-calls")).unwrap_or_else(|e| panic!("{e}"));
+    let shipped = super::repo().join("datasets");
+    for sql in ["edges.sql", "services.sql"] {
+        std::fs::copy(
+            shipped.join("service-calls").join(sql),
+            spec_dir.join("service-calls").join(sql),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let spec_text = std::fs::read_to_string(shipped.join("service-calls.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace(
+            "url = \"http://127.0.0.1:8099/api/calls?start={start}&end={end}&cursor={cursor}\"",
+            &format!(
+                "url = \"http://{}/v1/calls?cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_MISSING\" }}",
+                api.addr
+            ),
+        );
+    let spec = spec_dir.join("my.toml");
+    std::fs::write(&spec, spec_text).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+        .args(["run", "--local", "--dataset"])
+        .arg(&spec)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("GRAPHETL_SECRET_E2E_MISSING")
+        .current_dir(super::repo())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("status      FAILED"), "{stdout}");
+    assert!(stdout.contains("GRAPHETL_SECRET_E2E_MISSING"), "{stdout}");
+    assert!(api.requests.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+}

@@ -134,7 +134,7 @@ impl<S: ObjectStore, R: SecretResolver> ExtractHandler<S, R> {
                     .await
                     .map_err(|e| store_error(&e))?
                     .len() as u64;
-                ExtractResult { prefix, files, records: 0, pages: 0 }
+                ExtractResult { prefix, files, ..ExtractResult::default() }
             }
         };
         tracing::info!(
