@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 
 use super::workflow::{FailedItem, failed_items, transform_retriers};
 
+/// Where a run is on AWS: the pipeline state machine and the data bucket (flags or environment).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AwsTarget {
+    /// The pipeline state machine's ARN (AWS): to start a run, and to find an execution by name.
+    #[arg(long, env = "GRAPHETL_STATE_MACHINE_ARN")]
+    pub(crate) state_machine_arn: Option<String>,
+    /// The data bucket (AWS), where ResultWriter's files and the retry manifests are.
+    #[arg(long, env = "GRAPHETL_BUCKET")]
+    pub(crate) bucket: Option<String>,
+}
+
 /// Clients built once from the standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL,
 /// credential chain).
 pub(crate) struct Aws {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::aws::{Aws, execution_arn};
+use super::aws::{Aws, AwsTarget, execution_arn};
 use super::local::{LocalEnv, LocalSettings, read_record};
 use super::workflow::FailedItem;
 
@@ -20,12 +20,8 @@ pub(crate) struct Args {
     /// Look at a local run instead of AWS.
     #[arg(long)]
     local: bool,
-    /// The pipeline state machine's ARN (to find an execution by name).
-    #[arg(long, env = "GRAPHETL_STATE_MACHINE_ARN")]
-    state_machine_arn: Option<String>,
-    /// The data bucket, where ResultWriter's files are (when the run has ended).
-    #[arg(long, env = "GRAPHETL_BUCKET")]
-    bucket: Option<String>,
+    #[command(flatten)]
+    aws: AwsTarget,
     /// The local runs' data folder.
     #[arg(long, default_value = ".graphetl")]
     data_dir: PathBuf,
@@ -44,10 +40,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             Ok::<_, anyhow::Error>((record["status"].as_str().unwrap_or("?").to_owned(), failures))
         })?
     } else {
-        let arn = execution_arn(&args.execution, args.state_machine_arn.as_deref())?;
+        let arn = execution_arn(&args.execution, args.aws.state_machine_arn.as_deref())?;
         runtime.block_on(async {
             let aws = Aws::from_env().await;
-            let (described, failures) = aws.failures(&arn, args.bucket.as_deref()).await?;
+            let (described, failures) = aws.failures(&arn, args.aws.bucket.as_deref()).await?;
             Ok::<_, anyhow::Error>((described.status, failures))
         })?
     };

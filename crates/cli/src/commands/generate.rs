@@ -14,15 +14,8 @@ pub(crate) struct Args {
     /// Records to generate.
     #[arg(long)]
     records: u64,
-    /// Distinct services in the call graph.
-    #[arg(long, default_value_t = 40)]
-    services: u32,
-    /// Seed: the same arguments write the same bytes.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// The time window START/END (RFC 3339), START/DURATION or DURATION/END.
-    #[arg(long, default_value = DEFAULT_WINDOW)]
-    window: String,
+    #[command(flatten)]
+    generator: GeneratorArgs,
     /// Share of bad rows (quarantined by the transform).
     #[arg(long, default_value_t = DEFAULT_BAD_ROW_RATE)]
     bad_row_rate: f64,
@@ -38,9 +31,35 @@ pub(crate) struct Args {
     out: PathBuf,
 }
 
-/// Parses `--window`.
-pub(crate) fn parse_window(text: &str) -> anyhow::Result<Window> {
-    Window::parse_interval(text).map_err(|e| anyhow::anyhow!("--window {text}: {e}"))
+/// The generator's flags, shared by `generate`, `serve-source` and `run --local`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct GeneratorArgs {
+    /// Distinct services in the generated call graph.
+    #[arg(long, default_value_t = 40)]
+    pub(crate) services: u32,
+    /// Seed of the generated records: the same seed gives the same records (and bytes).
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// The time window START/END (RFC 3339), START/DURATION or DURATION/END.
+    #[arg(long, default_value = DEFAULT_WINDOW)]
+    pub(crate) window: String,
+}
+
+impl GeneratorArgs {
+    /// The parsed `--window`.
+    pub(crate) fn window(&self) -> anyhow::Result<Window> {
+        Window::parse_interval(&self.window)
+            .map_err(|e| anyhow::anyhow!("--window {}: {e}", self.window))
+    }
+
+    /// The generator's configuration for `records` records (the default share of bad rows).
+    pub(crate) fn config(&self, records: u64) -> anyhow::Result<GeneratorConfig> {
+        Ok(GeneratorConfig {
+            seed: self.seed,
+            bad_row_rate: DEFAULT_BAD_ROW_RATE,
+            ..GeneratorConfig::new(self.services, records, self.window()?)
+        })
+    }
 }
 
 /// Runs the command.
@@ -48,11 +67,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.bad_row_rate) {
         anyhow::bail!("--bad-row-rate {} is not between 0 and 1", args.bad_row_rate);
     }
-    let config = GeneratorConfig {
-        seed: args.seed,
-        bad_row_rate: args.bad_row_rate,
-        ..GeneratorConfig::new(args.services, args.records, parse_window(&args.window)?)
-    };
+    let config =
+        GeneratorConfig { bad_row_rate: args.bad_row_rate, ..args.generator.config(args.records)? };
     let name = args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let written = if name.ends_with(".jsonl") || name.ends_with(".gz") {
         write_generated_file(&config, &args.out)?

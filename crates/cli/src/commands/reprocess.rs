@@ -11,7 +11,7 @@ use graphetl_states::exec::Status;
 use graphetl_storage::ObjectStore;
 use serde_json::json;
 
-use super::aws::{Aws, execution_arn};
+use super::aws::{Aws, AwsTarget, execution_arn};
 use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings, read_record};
 use super::workflow::check_prefix;
 
@@ -30,12 +30,8 @@ pub(crate) struct Args {
     /// Run locally instead of on AWS.
     #[arg(long)]
     local: bool,
-    /// The pipeline state machine's ARN (AWS).
-    #[arg(long, env = "GRAPHETL_STATE_MACHINE_ARN")]
-    state_machine_arn: Option<String>,
-    /// The data bucket (AWS; for --failed-of).
-    #[arg(long, env = "GRAPHETL_BUCKET")]
-    bucket: Option<String>,
+    #[command(flatten)]
+    aws: AwsTarget,
     /// Print the execution's ARN and return at once instead of following it (AWS).
     #[arg(long)]
     no_wait: bool,
@@ -127,6 +123,7 @@ pub(crate) fn run_local(
 
 fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
     let machine = args
+        .aws
         .state_machine_arn
         .clone()
         .context("give --state-machine-arn (or GRAPHETL_STATE_MACHINE_ARN): the stack's pipeline state machine")?;
@@ -145,6 +142,7 @@ fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
             }
             (None, Some(execution)) => {
                 let bucket = args
+                    .aws
                     .bucket
                     .clone()
                     .context("--failed-of needs --bucket (or GRAPHETL_BUCKET): the data bucket")?;

@@ -23,15 +23,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use graphetl_core::contract::Window;
 use graphetl_core::layout;
 use graphetl_core::spec::{DatasetSpec, Source};
-use graphetl_extract::generator::{DEFAULT_WINDOW, GeneratorConfig};
 use graphetl_extract::source::{LocalSource, ServeOptions, serve_generated};
 use graphetl_states::exec::Status;
 use graphetl_storage::ObjectStore;
 use serde_json::{Value, json};
 
+use super::generate::GeneratorArgs;
 use super::local::{LOCAL_BUCKET, LocalEnv, LocalSettings};
 use super::{files_under, read_spec};
 
@@ -61,15 +60,9 @@ pub(crate) struct Args {
     /// generator writes (generator source).
     #[arg(long, default_value_t = 10_000)]
     records: u64,
-    /// The run's window, START/END (RFC 3339), START/DURATION or DURATION/END.
-    #[arg(long, default_value = DEFAULT_WINDOW)]
-    window: String,
-    /// Services in the generated call graph.
-    #[arg(long, default_value_t = 40)]
-    services: u32,
-    /// Seed of the generated records: the same seed gives the same records.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    /// The run's window (`--window`), and the generated records' services and seed.
+    #[command(flatten)]
+    generator: GeneratorArgs,
     /// Re-run one raw prefix of an earlier local run (like `graphetl reprocess --prefix`).
     #[arg(long, conflicts_with = "failed_of")]
     prefix: Option<String>,
@@ -173,8 +166,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (spec, spec_text) = read_spec(&dataset)?;
     let spec_dir = dataset.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let window =
-        Window::parse_interval(&args.window).map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let window = args.generator.window()?;
     let input = match (&args.input, &spec.source) {
         (Some(path), _) => Some(path.clone()),
         (None, Source::None) => Some(spec_dir.join(&spec.name).join("sample")),
@@ -193,7 +185,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let mut settings = LocalSettings::new(args.data_dir.clone(), args.concurrency.max(1));
     settings.extract.generator_records = args.records;
-    settings.extract.generator_seed = Some(args.seed);
+    settings.extract.generator_seed = Some(args.generator.seed);
     settings.transform_throttle_every = args.inject_transform_throttling;
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -234,8 +226,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 source_label = Some(format!("{} (the spec's own API)", http.url));
                 eprintln!("extracting from the spec's source: {}", http.url);
             } else if let Source::Http(http) = &spec.source {
-                let mut config = GeneratorConfig::new(args.services, args.records, window.clone());
-                config.seed = args.seed;
+                let config = args.generator.config(args.records)?;
                 let server =
                     serve_generated(&config, ServeOptions::default(), "127.0.0.1:0".parse()?)
                         .await

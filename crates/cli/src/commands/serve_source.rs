@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use graphetl_extract::generator::{DEFAULT_BAD_ROW_RATE, DEFAULT_WINDOW, GeneratorConfig};
 use graphetl_extract::source::{InjectedFailure, ServeOptions, serve_generated};
 
 /// Arguments of `graphetl serve-source`.
@@ -12,15 +11,8 @@ pub(crate) struct Args {
     /// Records to serve (spread over the window).
     #[arg(long, default_value_t = 10_000)]
     records: u64,
-    /// Distinct services in the call graph.
-    #[arg(long, default_value_t = 40)]
-    services: u32,
-    /// Seed of the generator.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// The time window of the records, START/END (RFC 3339), START/DURATION or DURATION/END.
-    #[arg(long, default_value = DEFAULT_WINDOW)]
-    window: String,
+    #[command(flatten)]
+    generator: super::generate::GeneratorArgs,
     /// Port on 127.0.0.1 (0 picks a free one; the URL is printed). 8099 is the shipped spec's.
     #[arg(long, default_value_t = 8099)]
     port: u16,
@@ -34,15 +26,7 @@ pub(crate) struct Args {
 
 /// Runs the command until interrupted.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = GeneratorConfig {
-        seed: args.seed,
-        bad_row_rate: DEFAULT_BAD_ROW_RATE,
-        ..GeneratorConfig::new(
-            args.services,
-            args.records,
-            super::generate::parse_window(&args.window)?,
-        )
-    };
+    let config = args.generator.config(args.records)?;
     let options = ServeOptions {
         page_size: args.page_size.max(1),
         fail_every: args.throttle_every,

@@ -13,19 +13,16 @@ pub(crate) struct Args {
     dataset: PathBuf,
 }
 
-const PLACEHOLDERS: &[&str] = &["table", "dt_from", "dt_to", "run_id"];
-
-/// Parses a query with its placeholders filled in with sample values (Athena's dialect is
-/// Trino's; sqlparser's generic dialect accepts the constructs our queries use).
-fn parse_sql(sql: &str) -> Result<(), String> {
-    let filled = sql
-        .replace("{table}", "curated_table")
-        .replace("{dt_from}", "2026-01-01")
-        .replace("{dt_to}", "2026-01-02")
-        .replace("{run_id}", "run");
+/// Renders a query exactly as the aggregate step does (`graphetl_athena::sql::render_sql`, with
+/// sample values) and parses the result (Athena's dialect is Trino's; sqlparser's generic dialect
+/// accepts the constructs our queries use), so `validate` and the real render cannot disagree.
+fn check_sql(sql: &str) -> Result<(), String> {
+    let filled =
+        graphetl_athena::sql::render_sql(sql, "curated_table", "2026-01-01", "2026-01-02", "run")
+            .map_err(|e| e.to_string())?;
     let dialect = sqlparser::dialect::GenericDialect {};
-    let statements =
-        sqlparser::parser::Parser::parse_sql(&dialect, &filled).map_err(|e| e.to_string())?;
+    let statements = sqlparser::parser::Parser::parse_sql(&dialect, &filled)
+        .map_err(|e| format!("does not parse: {e}"))?;
     match statements.as_slice() {
         [sqlparser::ast::Statement::Query(_)] => Ok(()),
         [] => Err("no statement".into()),
@@ -46,21 +43,8 @@ pub(crate) fn sql_problems(spec: &DatasetSpec, spec_dir: &std::path::Path) -> Ve
                 problems.push(format!("{at}: {} is empty", path.display()))
             }
             Ok(sql) => {
-                let mut rest = sql.as_str();
-                while let Some(start) = rest.find('{') {
-                    let tail = &rest[start + 1..];
-                    let Some(end) = tail.find('}') else { break };
-                    let name = &tail[..end];
-                    if !PLACEHOLDERS.contains(&name) {
-                        problems.push(format!(
-                            "{at}: {} uses the placeholder {{{name}}}; expected one of {{table}}, {{dt_from}}, {{dt_to}}, {{run_id}}",
-                            path.display()
-                        ));
-                    }
-                    rest = &tail[end + 1..];
-                }
-                if let Err(e) = parse_sql(&sql) {
-                    problems.push(format!("{at}: {} does not parse: {e}", path.display()));
+                if let Err(e) = check_sql(&sql) {
+                    problems.push(format!("{at}: {}: {e}", path.display()));
                 }
             }
         }

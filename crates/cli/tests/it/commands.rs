@@ -59,7 +59,13 @@ fn validate_accepts_the_shipped_specs_and_explains_a_bad_one() {
     std::fs::write(dir.path().join("q.sql"), "SELECT * FROM {tabel}")
         .unwrap_or_else(|e| panic!("{e}"));
     let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
-    assert!(text(&out.stderr).contains("uses the placeholder {tabel}"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unknown placeholder(s) {tabel}"), "{}", text(&out.stderr));
+    // validate renders as the aggregate step does, so an unclosed brace (which the step refuses)
+    // is refused here too.
+    std::fs::write(dir.path().join("q.sql"), "SELECT * FROM {table\nWHERE dt = '{dt_from}'")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
+    assert!(text(&out.stderr).contains("unclosed '{' at line 1"), "{}", text(&out.stderr));
     std::fs::write(dir.path().join("q.sql"), "SELECT caller, count(* FROM {table}")
         .unwrap_or_else(|e| panic!("{e}"));
     let out = graphetl(&["validate", "--dataset", &bad.display().to_string()]);
@@ -337,7 +343,8 @@ fn load_into_a_local_graph_writes_neptune_csv() {
 
 #[test]
 fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
-    let (mut mock, endpoint) = start_mock_neptune();
+    let mock = start_mock_neptune();
+    let endpoint = mock.url.clone();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (edges, services) = load_inputs(dir.path());
     let out = graphetl(&[
@@ -354,8 +361,6 @@ fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
         "--writers",
         "4",
     ]);
-    let _ = mock.kill();
-    let _ = mock.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
     // 3 vertices × 5 records (less web's null error_rate) and 2 edges × 10 records: one vertex
     // request, then one edge request.
@@ -369,10 +374,9 @@ fn load_into_the_neptune_stand_in_batches_vertices_then_edges() {
 
 #[test]
 fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
-    let (mut mock, endpoint) = start_mock_neptune();
+    let mock = start_mock_neptune();
+    let endpoint = mock.url.clone();
     let out = graphetl(&["stream", "--endpoint", &endpoint, "--no-iam", "--from", "after:12/3"]);
-    let _ = mock.kill();
-    let _ = mock.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "no changes");
     let bad = graphetl(&["stream", "--endpoint", &endpoint, "--no-iam", "--from", "yesterday"]);
@@ -385,25 +389,39 @@ fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
     );
 }
 
-/// Starts `graphetl mock-neptune` with no latency; returns the process and its URL.
-fn start_mock_neptune() -> (std::process::Child, String) {
+/// A running `graphetl mock-neptune`, stopped when dropped (also when a test fails).
+struct MockNeptune {
+    child: std::process::Child,
+    /// Its endpoint URL.
+    url: String,
+}
+
+impl Drop for MockNeptune {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `graphetl mock-neptune` with no latency.
+fn start_mock_neptune() -> MockNeptune {
     start_mock_neptune_with(&[])
 }
 
 /// Starts `graphetl mock-neptune` with no latency and `extra` arguments.
-fn start_mock_neptune_with(extra: &[&str]) -> (std::process::Child, String) {
-    let mut mock = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
+fn start_mock_neptune_with(extra: &[&str]) -> MockNeptune {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
         .args(["mock-neptune", "--latency-ms", "0"])
         .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut line = String::new();
-    if let Some(stdout) = mock.stdout.take() {
+    if let Some(stdout) = child.stdout.take() {
         use std::io::BufRead;
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);
     }
-    (mock, line.trim().to_owned())
+    MockNeptune { child, url: line.trim().to_owned() }
 }
 
 const BULK_BUCKET: &str = "graphetl-bulk";
@@ -472,11 +490,10 @@ impl BulkS3 {
 #[test]
 fn load_above_the_bulk_threshold_uploads_csv_to_s3_and_runs_a_loader_job() {
     let s3 = BulkS3::start();
-    let (mut mock, endpoint) = start_mock_neptune();
+    let mock = start_mock_neptune();
+    let endpoint = mock.url.clone();
     // 34 records (see the stand-in test above): at the threshold.
     let out = s3.load(&endpoint, "34");
-    let _ = mock.kill();
-    let _ = mock.wait();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
     assert!(stdout.contains("loaded 3 vertices and 2 edges: 34 records in 3 requests"), "{stdout}");
@@ -502,10 +519,9 @@ fn load_above_the_bulk_threshold_uploads_csv_to_s3_and_runs_a_loader_job() {
 #[test]
 fn a_failed_loader_job_fails_the_load_with_a_stable_name() {
     let s3 = BulkS3::start();
-    let (mut mock, endpoint) = start_mock_neptune_with(&["--loader-status", "LOAD_FAILED"]);
+    let mock = start_mock_neptune_with(&["--loader-status", "LOAD_FAILED"]);
+    let endpoint = mock.url.clone();
     let out = s3.load(&endpoint, "1");
-    let _ = mock.kill();
-    let _ = mock.wait();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     let stderr = text(&out.stderr);
     for part in ["mock-load-1", "LOAD_FAILED", "FROM_OR_TO_VERTEX_ARE_MISSING", "GraphEtl.BadInput"]
@@ -517,10 +533,9 @@ fn a_failed_loader_job_fails_the_load_with_a_stable_name() {
 #[test]
 fn load_below_the_bulk_threshold_upserts_with_gremlin() {
     let s3 = BulkS3::start();
-    let (mut mock, endpoint) = start_mock_neptune();
+    let mock = start_mock_neptune();
+    let endpoint = mock.url.clone();
     let out = s3.load(&endpoint, "35");
-    let _ = mock.kill();
-    let _ = mock.wait();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
     assert!(stdout.contains("34 records in 2 requests, 0 retries"), "{stdout}");
