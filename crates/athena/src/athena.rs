@@ -131,12 +131,7 @@ impl AthenaConfig {
     }
 
     /// Reads [`ENV_WORKGROUP`], [`ENV_DATABASE`] (else [`ENV_GLUE_DATABASE`]) and [`ENV_OUTPUT`]
-    /// from the process environment.
-    pub fn from_env() -> Result<AthenaConfig, AthenaConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// As [`AthenaConfig::from_env`], with `lookup` as the environment. Empty values count as unset.
+    /// through `lookup` (the Lambda kit passes the environment). Empty values count as unset.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<AthenaConfig, AthenaConfigError> {
@@ -285,15 +280,13 @@ impl<S: ObjectStore> AthenaEngine<S> {
         AthenaEngine { client, store, config, deadline }
     }
 
-    /// An engine configured from the environment: the SDK's default chain (region, credentials,
-    /// `AWS_ENDPOINT_URL`) and [`AthenaConfig::from_env`].
-    pub async fn from_env(
+    /// An engine whose client is built from the function's one SDK configuration.
+    pub fn from_sdk_config(
+        sdk_config: &aws_config::SdkConfig,
         store: S,
-        deadline: Option<Instant>,
-    ) -> Result<AthenaEngine<S>, AthenaConfigError> {
-        let config = AthenaConfig::from_env()?;
-        let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-        Ok(AthenaEngine::new(Client::new(&sdk_config), store, config, deadline))
+        config: AthenaConfig,
+    ) -> AthenaEngine<S> {
+        AthenaEngine::new(Client::new(sdk_config), store, config, None)
     }
 
     /// The same engine with another deadline (one per Lambda invocation).

@@ -1,5 +1,6 @@
-//! lambda-kit: tracing (JSON in Lambda), settings from the environment, and `StepError` →
-//! `Diagnostic` with the stable error name as `errorType`.
+//! lambda-kit: tracing (JSON in Lambda), the AWS SDK configuration and the settings from the
+//! environment (read here and nowhere else in a function), and `StepError` → `Diagnostic` with
+//! the stable error name as `errorType`.
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,6 +16,12 @@ pub type Error = lambda_runtime::Error;
 /// Turns a step error into the Lambda error payload (`errorType` = stable name).
 pub fn diagnostic(error: &StepError) -> Diagnostic {
     Diagnostic { error_type: error.name.as_str().to_owned(), error_message: error.cause.clone() }
+}
+
+/// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL`, retries), loaded once per
+/// cold start: every client of a function is built from this one value.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
 /// Sets up JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
@@ -99,6 +106,9 @@ pub struct AggregateSettings {
     /// Rows per result chunk (`GRAPHETL_CHUNK_ROWS`, default
     /// [`crate::handlers::aggregate::DEFAULT_ROWS_PER_CHUNK`]): one chunk is one load invocation.
     pub rows_per_chunk: std::num::NonZeroUsize,
+    /// Where queries run: `GRAPHETL_ATHENA_DATABASE` (or `GRAPHETL_GLUE_DATABASE`),
+    /// `GRAPHETL_ATHENA_WORKGROUP`, `GRAPHETL_ATHENA_OUTPUT`.
+    pub athena: graphetl_athena::athena::AthenaConfig,
 }
 
 impl AggregateSettings {
@@ -120,7 +130,9 @@ impl AggregateSettings {
             }
         };
         let rows_per_chunk = std::num::NonZeroUsize::new(rows).ok_or("GRAPHETL_CHUNK_ROWS is 0")?;
-        Ok(AggregateSettings { rows_per_chunk })
+        let athena = graphetl_athena::athena::AthenaConfig::from_lookup(&lookup)
+            .map_err(|e| e.to_string())?;
+        Ok(AggregateSettings { rows_per_chunk, athena })
     }
 }
 

@@ -11,8 +11,9 @@ use graphetl_storage::S3Store;
 async fn main() -> Result<(), kit::Error> {
     kit::init_tracing();
     let settings = kit::AggregateSettings::from_env()?;
-    let store = S3Store::from_env().await;
-    let engine = AthenaEngine::from_env(store.clone(), None).await?;
+    let sdk_config = kit::sdk_config().await;
+    let store = S3Store::from_sdk_config(&sdk_config);
+    let engine = AthenaEngine::from_sdk_config(&sdk_config, store.clone(), settings.athena.clone());
     let handler = AggregateHandler::new(store, settings.rows_per_chunk);
     kit::run_with_deadline(|event: AggregateEvent, deadline| {
         let handler = &handler;

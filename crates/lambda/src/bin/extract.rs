@@ -1,6 +1,5 @@
 //! Entry point of the extract Lambda. All logic lives in the extract handler.
 
-use aws_config::BehaviorVersion;
 use graphetl_extract::secrets::aws::AwsSecrets;
 use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::kit;
@@ -10,7 +9,7 @@ use graphetl_storage::S3Store;
 async fn main() -> Result<(), kit::Error> {
     kit::init_tracing();
     let settings = kit::ExtractSettings::from_env()?;
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk_config = kit::sdk_config().await;
     let store = S3Store::from_sdk_config(&sdk_config);
     let secrets = AwsSecrets::new(&sdk_config);
     let options = ExtractOptions {

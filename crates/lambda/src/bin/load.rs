@@ -12,17 +12,22 @@ use graphetl_storage::S3Store;
 async fn main() -> Result<(), kit::Error> {
     kit::init_tracing();
     let settings = kit::LoadSettings::from_env()?;
+    let sdk_config = kit::sdk_config().await;
     let auth = if settings.iam_auth {
-        let region = graphetl_neptune::http::default_region()
-            .await
+        let region = sdk_config
+            .region()
+            .map(|r| r.as_ref().to_owned())
             .ok_or("no region for signing Neptune requests: set AWS_REGION")?;
-        Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
+        let provider = sdk_config
+            .credentials_provider()
+            .ok_or("no AWS credentials provider for signing Neptune requests")?;
+        Auth::Iam { region, credentials: Arc::new(CachedCredentials::new(provider)) }
     } else {
         Auth::None
     };
     let client = Arc::new(NeptuneClient::new(ClientConfig::new(settings.endpoint, auth))?);
     let batcher = Batcher::new(UpsertForm::for_engine(&settings.engine_version), Budget::default());
-    let store = S3Store::from_env().await;
+    let store = S3Store::from_sdk_config(&sdk_config);
     let mut handler = LoadHandler::new(store);
     if let Some(bulk) = settings.bulk.clone() {
         handler = handler.with_bulk(client.clone(), bulk);

@@ -9,7 +9,7 @@ use graphetl_transform::TransformOptions;
 async fn main() -> Result<(), kit::Error> {
     kit::init_tracing();
     let settings = kit::TransformSettings::from_env()?;
-    let store = S3Store::from_env().await;
+    let store = S3Store::from_sdk_config(&kit::sdk_config().await);
     let handler = TransformHandler::new(store, TransformOptions::default(), settings.work_dir);
     kit::run(|item| handler.handle(item)).await
 }
