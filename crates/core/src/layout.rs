@@ -41,11 +41,16 @@ pub fn sql_key(sql_path: &str) -> String {
     format!("datasets/{}", sql_path.trim_start_matches("./"))
 }
 
+/// Prefix of every query result of a dataset: `aggregates/<dataset>/`.
+pub fn aggregates_prefix(dataset: &str) -> String {
+    format!("aggregates/{dataset}/")
+}
+
 /// Prefix of one query's result chunks for a range of days:
 /// `aggregates/<dataset>/<query>/dt_from=<day>/dt_to=<day>/`. Re-running the same days
 /// replaces the chunks there.
 pub fn aggregate_prefix(dataset: &str, query: &str, dt_from: &str, dt_to: &str) -> String {
-    format!("aggregates/{dataset}/{query}/dt_from={dt_from}/dt_to={dt_to}/")
+    format!("{}{query}/dt_from={dt_from}/dt_to={dt_to}/", aggregates_prefix(dataset))
 }
 
 /// Prefix of one run's files (ResultWriter output, summary): `runs/<run_id>/`.

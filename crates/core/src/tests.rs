@@ -525,6 +525,10 @@ mod layout_tests {
         assert_eq!(key, "raw/service-calls/dt=2026-11-20/a.json.gz");
         assert_eq!(raw_key("d", "/x.csv"), "raw/d/x.csv");
         assert_eq!(dataset_of_raw_key(&key), Some("service-calls"));
+        assert!(
+            aggregate_prefix("d", "q", "2026-01-01", "2026-01-02")
+                .starts_with(&aggregates_prefix("d"))
+        );
         for other in ["curated/d/x.parquet", "raw/d/", "raw//x.csv", "raw/d", "d/x.csv"] {
             assert_eq!(dataset_of_raw_key(other), None, "{other}");
         }

@@ -195,7 +195,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             layout::raw_prefix(&spec.name),
             layout::curated_prefix(&spec.name),
             layout::quarantine_prefix(&spec.name),
-            format!("aggregates/{}/", spec.name),
+            layout::aggregates_prefix(&spec.name),
         ] {
             env.store.delete_prefix(LOCAL_BUCKET, &prefix).await?;
         }

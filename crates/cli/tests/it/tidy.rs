@@ -283,3 +283,97 @@ fn the_cycle_check_finds_a_cycle_through_a_use_group_and_a_path_in_code() -> std
     assert!(module_cycles(src).is_empty());
     Ok(())
 }
+
+/// A file that only tests compile: `tests.rs`, `*_tests.rs`, anything under a `tests/` folder,
+/// and the interpreter's conformance suite.
+fn is_test_file(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name == "tests.rs"
+        || name.ends_with("_tests.rs")
+        || name == "conformance.rs"
+        || path.components().any(|c| c.as_os_str() == "tests")
+}
+
+/// Non-comment lines of the non-test sources under `dir` (inline test modules left out), with
+/// their file.
+fn source_lines(dir: &Path) -> Vec<(PathBuf, String)> {
+    rust_files(dir)
+        .into_iter()
+        .filter(|p| !is_test_file(p))
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            // Inline test modules come last in a file: stop at the first `#[cfg(test)]`.
+            text.lines()
+                .take_while(|l| l.trim() != "#[cfg(test)]")
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(|l| (p.clone(), l.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn states_knows_nothing_of_graphetl() {
+    let states = repo().join("crates/states");
+    let deps = dependencies(&states.join("Cargo.toml"));
+    assert!(deps.iter().any(|d| d == "serde_json"), "no dependencies parsed: {deps:?}");
+    let ours: Vec<&String> = deps.iter().filter(|d| d.starts_with("graphetl")).collect();
+    assert!(ours.is_empty(), "crates/states depends on {ours:?}");
+    let named: Vec<String> = source_lines(&states.join("src"))
+        .into_iter()
+        .filter(|(_, l)| l.contains("graphetl_") || l.contains("GraphEtl."))
+        .map(|(p, l)| format!("{}: {}", p.display(), l.trim()))
+        .collect();
+    assert!(named.is_empty(), "the interpreter names graphetl's crates or errors: {named:#?}");
+}
+
+#[test]
+fn configuration_is_read_only_in_the_kit_and_the_cli() {
+    // LocalSecrets resolves a spec's `env:NAME` header references: data the spec asks for,
+    // under the extract's rules, not the function's configuration.
+    let allowed = ["crates/lambda/src/kit.rs", "crates/extract/src/secrets.rs"];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(repo().join("crates")).into_iter().flatten().flatten() {
+        let krate = entry.file_name().to_string_lossy().into_owned();
+        if krate == "cli" {
+            continue;
+        }
+        for (path, line) in source_lines(&entry.path().join("src")) {
+            let reads = line.contains("env::var") || line.contains("aws_config::defaults(");
+            let relative = path.strip_prefix(repo()).unwrap_or(&path).display().to_string();
+            if reads && !allowed.iter().any(|a| relative.ends_with(a)) {
+                found.push(format!("{relative}: {}", line.trim()));
+            }
+        }
+    }
+    // S3Store::from_env is the CLI's way to the standard configuration (one place in storage).
+    found.retain(|f| !f.starts_with("crates/storage/src/s3.rs"));
+    assert!(found.is_empty(), "configuration read outside the kit and the CLI: {found:#?}");
+}
+
+#[test]
+fn every_s3_key_of_the_pipeline_comes_from_core_layout() {
+    // The interpreter (generic, its own test keys) and the two synthetic commands (retry
+    // simulation and the interpreter benchmark, whose keys name no real object) are left out.
+    let skipped = ["crates/core/src/layout.rs", "commands/simulate.rs", "commands/states.rs"];
+    let prefixes =
+        ["\"raw/", "\"curated/", "\"quarantine/", "\"aggregates/", "\"runs/", "\"datasets/"];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(repo().join("crates")).into_iter().flatten().flatten() {
+        if entry.file_name() == "states" {
+            continue;
+        }
+        for (path, line) in source_lines(&entry.path().join("src")) {
+            let relative = path.strip_prefix(repo()).unwrap_or(&path).display().to_string();
+            if skipped.iter().any(|s| relative.ends_with(s)) {
+                continue;
+            }
+            if prefixes.iter().any(|p| line.contains(p)) {
+                found.push(format!("{relative}: {}", line.trim()));
+            }
+        }
+    }
+    // The bundled example's path is a file in the repository, not an S3 key.
+    found.retain(|f| !f.contains("const EXAMPLE_DATASET"));
+    assert!(found.is_empty(), "S3 keys built outside core::layout: {found:#?}");
+}
