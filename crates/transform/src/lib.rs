@@ -56,7 +56,7 @@ impl Default for TransformOptions {
             row_group_rows: 128 * 1024,
             row_group_bytes: 64 << 20,
             zstd_level: 3,
-            open_writers: 64,
+            open_writers: 8,
             spill_bytes: 32 << 20,
         }
     }
