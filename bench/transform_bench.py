@@ -5,6 +5,9 @@
     python3 bench/transform_bench.py                      # 1,000,000 rows, both tools
     python3 bench/transform_bench.py --gb 1               # + a ~1 GiB input, graphetl only
 
+    cargo build --release -p graphetl-transform --example partitions_bench
+    python3 bench/transform_bench.py --partitions         # many partitions, the engine only
+
 A benchmark, not a timed test: it prints a Markdown table (rows in/written/rejected, seconds,
 rows/s, peak RSS) and PASS/FAIL against the targets, and exits non-zero only when a tool crashes
 (or cannot be started), never because a target was missed.
@@ -203,6 +206,48 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+PARTITION_CASES = (          # (name, rows, hourly partitions)
+    ("48 hourly partitions", 1_000_000, 48),
+    ("3 years hourly", 5_000_000, 3 * 8_768),
+    ("10 years hourly", 5_000_000, 87_660),
+)
+
+
+def run_partitions(binary: Path, work: Path, seed: int) -> int:
+    """The engine alone (crates/transform/examples/partitions_bench) on files over many
+    partitions: rows/s of the transform and the process's peak RSS (VmHWM), one process a case."""
+    if not os.access(binary, os.X_OK):
+        print(f"ERROR: {binary} not found; build it with: cargo build --release "
+              f"-p graphetl-transform --example partitions_bench", file=sys.stderr)
+        return 2
+    work.mkdir(parents=True, exist_ok=True)
+    lines = ["| case | rows in | rows written | rows rejected | partitions | seconds | rows/s | peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    crashed = False
+    for name, rows, hours in PARTITION_CASES:
+        path = work / f"partitions-{rows}-{hours}h-s{seed}.csv"
+        if not path.exists():
+            print(f"generating {rel(path)} ({rows:,} rows over {hours:,} hours) ...", flush=True)
+            subprocess.run([str(binary), "gen", str(path), "--rows", str(rows), "--hours", str(hours),
+                            "--seed", str(seed)], check=True)
+        print(f"running {name} ...", flush=True)
+        proc = subprocess.run([str(binary), "run", str(path)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"ERROR: {name}: {proc.stderr.strip()}", file=sys.stderr)
+            crashed = True
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        lines.append(f"| {name} | {r['rows_in']:,} | {r['rows_written']:,} | {r['rows_rejected']:,} "
+                     f"| {r['partitions']:,} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} "
+                     f"| {r['peak_rss_mib']:,.1f} |")
+        if hours > 10_000:
+            ok = r["peak_rss_mib"] <= GB_RSS_TARGET_MIB
+            lines.append(f"|   peak RSS ≤ {GB_RSS_TARGET_MIB:g} MiB | {verdict(ok)} | | | | | | |")
+    print("\n## Partitions (engine only)\n")
+    print("\n".join(lines))
+    return 1 if crashed else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="graphetl vs pandas+pyarrow transform benchmark")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows in the main input (default 1000000)")
@@ -216,7 +261,16 @@ def main(argv=None) -> int:
     p.add_argument("--gb", type=float, default=None,
                    help="also transform a ~X GiB input with graphetl only and check peak RSS <= 512 MiB")
     p.add_argument("--json-out", default=None, help="also write all results as JSON to this file")
+    p.add_argument("--partitions", action="store_true",
+                   help="only the many-partitions cases, with the partitions_bench example binary")
+    p.add_argument("--partitions-bin", default=None,
+                   help="partitions_bench binary (default target/release/examples/partitions_bench)")
     a = p.parse_args(argv)
+
+    if a.partitions:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+        binary = Path(a.partitions_bin) if a.partitions_bin else target / "release" / "examples" / "partitions_bench"
+        return run_partitions(binary.resolve(), Path(a.work or BENCH / "out").resolve(), a.seed)
 
     graphetl = Path(a.graphetl) if a.graphetl else REPO / "target" / "release" / "graphetl"
     dataset = Path(a.dataset) if a.dataset else BENCH / "service-calls-csv.toml"

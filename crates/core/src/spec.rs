@@ -250,7 +250,12 @@ pub struct PartitionSpec {
     pub dt_column: usize,
     /// Adds `hour=HH` under `dt` (timestamp columns only).
     pub hour: bool,
+    /// Distinct partitions one raw file may write to; more fails the file.
+    pub max_partitions_per_file: usize,
 }
+
+/// Default of `partition.max_partitions_per_file`: above 11 years of hourly partitions.
+pub const DEFAULT_MAX_PARTITIONS_PER_FILE: usize = 100_000;
 
 /// One aggregation query.
 #[derive(Debug, Clone, PartialEq)]
@@ -513,6 +518,7 @@ struct RawPartition {
     dt_from: String,
     #[serde(default)]
     hour: bool,
+    max_partitions_per_file: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -987,7 +993,15 @@ fn resolve_partition(
     if raw.hour && ty != ColumnType::Timestamp {
         problems.add("partition.hour", "needs dt_from to be a timestamp column");
     }
-    Some(PartitionSpec { dt_column, hour: raw.hour })
+    let max_partitions_per_file = match raw.max_partitions_per_file {
+        None => DEFAULT_MAX_PARTITIONS_PER_FILE,
+        Some(0) => {
+            problems.add("partition.max_partitions_per_file", "must be at least 1");
+            DEFAULT_MAX_PARTITIONS_PER_FILE
+        }
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    Some(PartitionSpec { dt_column, hour: raw.hour, max_partitions_per_file })
 }
 
 fn resolve_queries(raw: Option<RawAggregate>, problems: &mut Problems) -> Vec<QuerySpec> {

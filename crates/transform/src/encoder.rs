@@ -19,6 +19,7 @@ type Writer = ArrowWriter<BufWriter<File>>;
 enum Message {
     Open { slot: usize, writer: Box<Writer> },
     Batch { slot: usize, batch: RecordBatch },
+    Close { slot: usize },
 }
 
 fn output_err(e: impl std::fmt::Display) -> TransformError {
@@ -46,6 +47,11 @@ fn encode(receiver: Receiver<Message>) -> Result<(), TransformError> {
                     output_err(format!("no Parquet writer for partition slot {slot}"))
                 })?;
                 writer.write(&batch).map_err(output_err)?;
+            }
+            Message::Close { slot } => {
+                if let Some(writer) = writers.get_mut(slot).and_then(Option::take) {
+                    writer.close().map_err(output_err)?;
+                }
             }
         }
     }
@@ -83,6 +89,11 @@ impl Encoder {
     /// Queues a batch for the writer in `slot`.
     pub(crate) fn write(&mut self, slot: usize, batch: RecordBatch) -> Result<(), TransformError> {
         self.send(Message::Batch { slot, batch })
+    }
+
+    /// Closes the writer in `slot` (footer written, memory freed) once its batches are written.
+    pub(crate) fn close(&mut self, slot: usize) -> Result<(), TransformError> {
+        self.send(Message::Close { slot })
     }
 
     fn join(&mut self) -> Result<(), TransformError> {

@@ -77,9 +77,9 @@ pub enum TransformError {
         /// Why it was rejected.
         reason: String,
     },
-    /// Rows spread over more partitions than one file may write at once.
+    /// Rows spread over more partitions than the spec allows one file.
     #[error(
-        "the file's rows fall into more than {limit} partitions; check the partition column's values"
+        "the file's rows fall into more than {limit} partitions (partition.max_partitions_per_file = {limit} in the dataset spec); raise that key if the file really spans that many, or check the partition column's values"
     )]
     TooManyPartitions {
         /// The limit.

@@ -1,6 +1,10 @@
 //! The per-file transform engine: one raw file in, typed Parquet per partition plus a
 //! quarantine file of rejected rows out.
 //!
+//! Any number of partitions: the first [`TransformOptions::open_writers`] partitions of a file
+//! are written directly; rows of the others are spilled to the work directory in sorted runs and
+//! merged back one partition at a time (`spill.rs`), so memory does not grow with partitions.
+//!
 //! Input is CSV, JSON lines or Parquet (gzip detected by suffix or magic bytes); the dataset spec
 //! gives the output schema and the conversions. A row with any conversion failure goes to the
 //! quarantine file whole, with its reasons; nothing is dropped silently. Memory is bounded by the
@@ -18,6 +22,7 @@ mod jsonl_input;
 mod parquet_input;
 mod read;
 mod sink;
+mod spill;
 
 use std::path::{Path, PathBuf};
 
@@ -38,8 +43,10 @@ pub struct TransformOptions {
     pub row_group_bytes: usize,
     /// zstd level of the output.
     pub zstd_level: i32,
-    /// Distinct partitions one file may write to at once.
-    pub max_partitions: usize,
+    /// Partition writers open at once; rows of further partitions go through the spill.
+    pub open_writers: usize,
+    /// Bytes of converted rows the spill buffers before writing a sorted run to disk.
+    pub spill_bytes: usize,
 }
 
 impl Default for TransformOptions {
@@ -49,7 +56,8 @@ impl Default for TransformOptions {
             row_group_rows: 128 * 1024,
             row_group_bytes: 64 << 20,
             zstd_level: 3,
-            max_partitions: 256,
+            open_writers: 8,
+            spill_bytes: 32 << 20,
         }
     }
 }

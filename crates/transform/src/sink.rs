@@ -1,8 +1,13 @@
-//! The row sink: converts cells to typed values, routes good rows to one Parquet writer per
+//! The row sink: converts cells to typed values, routes good rows to one Parquet file per
 //! partition and bad rows to the quarantine file.
+//!
+//! The first `open_writers` partitions of a file get an open writer; rows of later partitions go
+//! to the [`Spill`] and are written after the input ends, one partition at a time. Both paths
+//! hand each partition's rows to its writer in input order in batches of exactly `batch_rows`,
+//! so a partition's file has the same bytes whichever path it took.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +28,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::cells::Cell;
 use crate::encoder::Encoder;
+use crate::spill::{Key, Spill, decode_row};
 use crate::{PartitionFile, QuarantineFile, TransformError, TransformOptions, TransformOutput};
 
 /// Longest raw value copied into a quarantine record.
@@ -130,6 +136,7 @@ impl Builder {
     }
 }
 
+/// One partition's Parquet file being written: its column builders and the encoder slot.
 struct PartWriter {
     partition: String,
     path: PathBuf,
@@ -144,6 +151,14 @@ fn output_err(e: impl std::fmt::Display) -> TransformError {
 }
 
 impl PartWriter {
+    fn append(&mut self, values: &[Option<Value<'_>>]) {
+        for (builder, value) in self.builders.iter_mut().zip(values) {
+            builder.append(value.as_ref());
+        }
+        self.buffered += 1;
+        self.rows += 1;
+    }
+
     fn flush_batch(
         &mut self,
         schema: &SchemaRef,
@@ -194,7 +209,12 @@ pub(crate) struct RowSink<'s> {
     properties: WriterProperties,
     /// Open writers, and which one serves each (day, hour) key.
     parts: Vec<PartWriter>,
-    slots: HashMap<(i64, i64), usize>,
+    slots: HashMap<Key, usize>,
+    /// Partitions whose rows go to the spill, and the spill itself once a row needed it.
+    spilled: HashSet<Key>,
+    spill: Option<Spill>,
+    /// Distinct partitions allowed (the spec's `partition.max_partitions_per_file`).
+    max_partitions: usize,
     encoder: Encoder,
     quarantine: Option<Quarantine>,
     rows_in: u64,
@@ -224,6 +244,9 @@ impl<'s> RowSink<'s> {
             properties,
             parts: Vec::new(),
             slots: HashMap::new(),
+            spilled: HashSet::new(),
+            spill: None,
+            max_partitions: spec.partition.as_ref().map_or(1, |p| p.max_partitions_per_file),
             encoder: Encoder::start()?,
             quarantine: None,
             rows_in: 0,
@@ -239,6 +262,54 @@ impl<'s> RowSink<'s> {
     /// Records that a column's input field is absent from the whole file.
     pub(crate) fn note_missing_field(&mut self, column: &str) {
         self.missing_fields.push(column.to_owned());
+    }
+
+    /// Merges the spill back and writes its partitions one at a time: each writer is closed
+    /// before the next opens.
+    fn write_spilled(
+        &mut self,
+        spill: Spill,
+        written: &mut Vec<(String, PathBuf, u64)>,
+    ) -> Result<(), TransformError> {
+        let schema = self.schema.clone();
+        let batch_rows = self.options.batch_rows.max(1);
+        let columns = self.columns();
+        let mut current: Option<(Key, PartWriter)> = None;
+        spill.into_merge()?.for_each(|key, payload| {
+            if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                if let Some((_, part)) = current.take() {
+                    self.close_partition(part, written)?;
+                }
+                let slot = written.len();
+                current = Some((key, self.open_partition(&Self::partition_text(key), slot)?));
+            }
+            let Some((_, part)) = current.as_mut() else {
+                return Err(output_err("spilled partition writer vanished"));
+            };
+            let mut values = Vec::with_capacity(columns.len());
+            decode_row(columns, payload, &mut values)
+                .ok_or_else(|| output_err("a spilled row does not match the spec's columns"))?;
+            part.append(&values);
+            if part.buffered >= batch_rows {
+                part.flush_batch(&schema, &mut self.encoder)?;
+            }
+            Ok(())
+        })?;
+        if let Some((_, part)) = current.take() {
+            self.close_partition(part, written)?;
+        }
+        Ok(())
+    }
+
+    fn close_partition(
+        &mut self,
+        mut part: PartWriter,
+        written: &mut Vec<(String, PathBuf, u64)>,
+    ) -> Result<(), TransformError> {
+        part.flush_batch(&self.schema, &mut self.encoder)?;
+        self.encoder.close(part.slot)?;
+        written.push((part.partition, part.path, part.rows));
+        Ok(())
     }
 
     /// Converts and routes one row. `record` renders the raw row for the quarantine file.
@@ -330,18 +401,15 @@ impl<'s> RowSink<'s> {
         if hour >= 0 { format!("dt={date}/hour={hour:02}") } else { format!("dt={date}") }
     }
 
-    fn write_good(
-        &mut self,
-        key: (i64, i64),
-        values: &[Option<Value<'_>>],
-    ) -> Result<(), TransformError> {
+    fn write_good(&mut self, key: Key, values: &[Option<Value<'_>>]) -> Result<(), TransformError> {
         let slot = match self.slots.get(&key) {
             Some(slot) => *slot,
+            None if self.spilled.contains(&key) => return self.spill_row(key, values),
             None => {
-                if self.parts.len() >= self.options.max_partitions {
-                    return Err(TransformError::TooManyPartitions {
-                        limit: self.options.max_partitions,
-                    });
+                self.check_partition_count()?;
+                if self.parts.len() >= self.options.open_writers.max(1) {
+                    self.spilled.insert(key);
+                    return self.spill_row(key, values);
                 }
                 let writer = self.open_partition(&Self::partition_text(key), self.parts.len())?;
                 self.parts.push(writer);
@@ -354,15 +422,26 @@ impl<'s> RowSink<'s> {
         let Some(part) = self.parts.get_mut(slot) else {
             return Err(output_err("partition writer vanished"));
         };
-        for (builder, value) in part.builders.iter_mut().zip(values) {
-            builder.append(value.as_ref());
-        }
-        part.buffered += 1;
-        part.rows += 1;
+        part.append(values);
         if part.buffered >= batch_rows {
             part.flush_batch(&schema, &mut self.encoder)?;
         }
         Ok(())
+    }
+
+    /// Fails the file when one more partition would exceed the spec's bound.
+    fn check_partition_count(&self) -> Result<(), TransformError> {
+        if self.parts.len() + self.spilled.len() >= self.max_partitions {
+            return Err(TransformError::TooManyPartitions { limit: self.max_partitions });
+        }
+        Ok(())
+    }
+
+    fn spill_row(&mut self, key: Key, values: &[Option<Value<'_>>]) -> Result<(), TransformError> {
+        let spill = self.spill.get_or_insert_with(|| {
+            Spill::new(self.work_dir.join("spill"), self.options.spill_bytes)
+        });
+        spill.push(key, values)
     }
 
     fn open_partition(
@@ -447,28 +526,27 @@ impl<'s> RowSink<'s> {
         Ok(())
     }
 
-    /// Flushes and closes every writer and returns what was written.
-    pub(crate) fn finish(self) -> Result<TransformOutput, TransformError> {
-        let mut files = Vec::with_capacity(self.parts.len());
-        let mut rows_written = 0;
-        let mut parts = self.parts;
-        let mut encoder = self.encoder;
-        for part in &mut parts {
-            part.flush_batch(&self.schema, &mut encoder)?;
+    /// Writes the spilled partitions, flushes and closes every writer and returns what was
+    /// written.
+    pub(crate) fn finish(mut self) -> Result<TransformOutput, TransformError> {
+        for part in &mut self.parts {
+            part.flush_batch(&self.schema, &mut self.encoder)?;
         }
-        encoder.finish()?;
-        parts.sort_by(|a, b| a.partition.cmp(&b.partition));
-        for part in parts {
-            let bytes = std::fs::metadata(&part.path)
-                .map_err(|source| TransformError::Io { path: part.path.clone(), source })?
+        let mut written: Vec<(String, PathBuf, u64)> =
+            self.parts.iter().map(|p| (p.partition.clone(), p.path.clone(), p.rows)).collect();
+        if let Some(spill) = self.spill.take() {
+            self.write_spilled(spill, &mut written)?;
+        }
+        self.encoder.finish()?;
+        written.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut files = Vec::with_capacity(written.len());
+        let mut rows_written = 0;
+        for (partition, path, rows) in written {
+            let bytes = std::fs::metadata(&path)
+                .map_err(|source| TransformError::Io { path: path.clone(), source })?
                 .len();
-            rows_written += part.rows;
-            files.push(PartitionFile {
-                partition: part.partition,
-                path: part.path,
-                rows: part.rows,
-                bytes,
-            });
+            rows_written += rows;
+            files.push(PartitionFile { partition, path, rows, bytes });
         }
         let quarantine = match self.quarantine {
             Some(mut q) => {

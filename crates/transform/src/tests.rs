@@ -520,6 +520,8 @@ fn row_groups_are_bounded() -> TestResult {
     Ok(())
 }
 
+mod partitions;
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
