@@ -43,6 +43,9 @@ pub struct OutputFile {
     pub bytes: u64,
 }
 
+/// How many curated objects a [`FileResult`] lists by name.
+pub const MAX_LISTED_OUTPUTS: usize = 20;
+
 /// What the transform did with one file: the response of the `transform` Lambda.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -61,8 +64,14 @@ pub struct FileResult {
     pub rows_rejected: u64,
     /// Size of the raw file in bytes.
     pub bytes_in: u64,
-    /// Curated Parquet objects, one per partition present in the file.
+    /// Curated Parquet objects, one per partition present in the file: the first
+    /// [`MAX_LISTED_OUTPUTS`] in key order, so that a batch of results stays far below Step
+    /// Functions' 256 KiB payload limit even for a file spanning years of hourly partitions
+    /// (all of them are under `curated/<dataset>/`; `output_files` counts them).
     pub outputs: Vec<OutputFile>,
+    /// Curated Parquet objects written in all (`outputs` lists at most [`MAX_LISTED_OUTPUTS`]).
+    #[serde(default)]
+    pub output_files: u64,
     /// The quarantine object, when any row was rejected.
     pub quarantine: Option<OutputFile>,
     /// Spec columns whose input field is absent from the file's header or schema (all null).

@@ -308,7 +308,12 @@ async fn the_local_engine_aggregates_what_the_transform_wrote() -> TestResult {
 fn settings_and_deadline() {
     use crate::kit::{AggregateSettings, deadline_instant};
     let rows = |v: Option<&str>| {
-        AggregateSettings::from_lookup(|_| v.map(str::to_owned)).map(|s| s.rows_per_chunk.get())
+        AggregateSettings::from_lookup(|name| match name {
+            "GRAPHETL_CHUNK_ROWS" => v.map(str::to_owned),
+            "GRAPHETL_ATHENA_DATABASE" => Some("graphetl".to_owned()),
+            _ => None,
+        })
+        .map(|s| s.rows_per_chunk.get())
     };
     assert_eq!(rows(None), Ok(crate::handlers::aggregate::DEFAULT_ROWS_PER_CHUNK));
     assert_eq!(rows(Some(" 250 ")), Ok(250));
@@ -316,6 +321,18 @@ fn settings_and_deadline() {
         let e = rows(Some(bad)).err().unwrap_or_default();
         assert!(e.contains("GRAPHETL_CHUNK_ROWS"), "{bad}: {e}");
     }
+    // Athena's settings are read by the kit too: the database is required.
+    let athena = AggregateSettings::from_lookup(|name| {
+        (name == "GRAPHETL_ATHENA_WORKGROUP").then(|| "wg".to_owned())
+    });
+    assert!(athena.is_err_and(|e| e.contains("GRAPHETL_ATHENA_DATABASE")));
+    let settings = AggregateSettings::from_lookup(|name| match name {
+        "GRAPHETL_GLUE_DATABASE" => Some("glue_db".to_owned()),
+        "GRAPHETL_ATHENA_WORKGROUP" => Some("wg".to_owned()),
+        _ => None,
+    });
+    let athena = settings.map(|s| s.athena).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((athena.database.as_str(), athena.workgroup.as_str()), ("glue_db", "wg"));
     let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
     let before = std::time::Instant::now();
     let in_a_minute = deadline_instant(1_060_000, now);

@@ -70,6 +70,7 @@ async fn transforms_a_raw_object_and_publishes_curated_and_quarantine() -> TestR
     assert!(result.rows_rejected > 0, "the sample has bad rows");
     let curated = env.keys("curated/").await?;
     assert_eq!(curated, result.outputs.iter().map(|o| o.key.clone()).collect::<Vec<_>>());
+    assert_eq!(result.output_files, curated.len() as u64);
     assert!(curated.iter().all(|k| k.starts_with("curated/service-calls/dt=2026-11-20/hour=")));
     let quarantine = result.quarantine.as_ref().map(|q| q.key.clone());
     assert_eq!(env.keys("quarantine/").await?, quarantine.into_iter().collect::<Vec<_>>());
@@ -77,6 +78,32 @@ async fn transforms_a_raw_object_and_publishes_curated_and_quarantine() -> TestR
     let again = env.handler().handle(item(RAW_KEY)).await?;
     assert_eq!(again, result);
     assert_eq!(env.keys("curated/").await?, curated);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_over_many_partitions_publishes_them_all_and_lists_a_bounded_few() -> TestResult {
+    // One year of the sample's records, one a day at 03:00: 365 partitions in one raw file.
+    let env = Env::start().await?;
+    let mut text = String::new();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).ok_or("date")?;
+    for day in start.iter_days().take(365) {
+        text.push_str(&format!(
+            "{{\"timestamp\":\"{day}T03:00:00Z\",\"caller\":\"a\",\"callee\":\"b\",\"latency_ms\":1}}\n"
+        ));
+    }
+    let key = "raw/service-calls/backfill-2025.jsonl";
+    env.server.store().put_bytes(BUCKET, key, text.into_bytes(), None).await?;
+    let result = env.handler().handle(item(key)).await?;
+    assert_eq!((result.rows_in, result.rows_written), (365, 365));
+    let curated = env.keys("curated/").await?;
+    assert_eq!(curated.len(), 365);
+    assert_eq!(result.output_files, 365);
+    // The response names the first few objects in key order and stays small.
+    assert_eq!(result.outputs.len(), graphetl_core::contract::MAX_LISTED_OUTPUTS);
+    let listed: Vec<String> = result.outputs.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(listed, curated[..graphetl_core::contract::MAX_LISTED_OUTPUTS]);
+    assert!(serde_json::to_vec(&result)?.len() < 8 * 1024);
     Ok(())
 }
 

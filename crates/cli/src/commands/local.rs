@@ -461,8 +461,8 @@ impl LocalRun {
         let output = self.execution.output.clone().unwrap_or(Value::Null);
         let sum =
             |field: &str| -> u64 { self.files.iter().filter_map(|f| f[field].as_u64()).sum() };
-        let parquet: usize =
-            self.files.iter().filter_map(|f| f["outputs"].as_array().map(Vec::len)).sum();
+        let parquet: u64 =
+            self.files.iter().filter_map(|f| f["output_files"].as_u64()).sum::<u64>();
         println!("graphetl run --local: dataset {dataset}, execution {}", self.execution.name);
         println!("  status      {}", self.execution.status.as_str());
         if let Some(source) = &self.source {

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use graphetl_core::contract::{FileResult, OutputFile, TransformItem};
+use futures::{StreamExt, TryStreamExt};
+use graphetl_core::contract::{FileResult, MAX_LISTED_OUTPUTS, OutputFile, TransformItem};
 use graphetl_core::errors::StepError;
 use graphetl_core::{DatasetSpec, ErrorName, layout};
 use graphetl_storage::ObjectStore;
@@ -116,7 +117,7 @@ pub struct OutputPlan {
 
 /// Plans the outputs of `output` for `raw_key`.
 pub fn plan_outputs(dataset: &str, raw_key: &str, output: &TransformOutput) -> OutputPlan {
-    let curated = output
+    let mut curated: Vec<(PathBuf, OutputFile)> = output
         .files
         .iter()
         .map(|file| {
@@ -130,6 +131,7 @@ pub fn plan_outputs(dataset: &str, raw_key: &str, output: &TransformOutput) -> O
             (file.path.clone(), meta)
         })
         .collect();
+    curated.sort_by(|a, b| a.1.key.cmp(&b.1.key));
     let quarantine_key = layout::quarantine_key(dataset, raw_key);
     let quarantine = output.quarantine.as_ref().map(|q| {
         let partition = layout::raw_relative_dir(dataset, raw_key).trim_end_matches('/').to_owned();
@@ -158,12 +160,21 @@ impl OutputPlan {
             rows_written: output.rows_written,
             rows_rejected: output.rows_rejected,
             bytes_in: output.bytes_in,
-            outputs: self.curated.iter().map(|(_, meta)| meta.clone()).collect(),
+            outputs: self
+                .curated
+                .iter()
+                .take(MAX_LISTED_OUTPUTS)
+                .map(|(_, meta)| meta.clone())
+                .collect(),
+            output_files: self.curated.len() as u64,
             quarantine: self.quarantine.as_ref().map(|(_, meta)| meta.clone()),
             missing_fields: output.missing_fields.clone(),
         }
     }
 }
+
+/// Curated objects uploaded at once by [`publish`].
+pub const PARALLEL_UPLOADS: usize = 16;
 
 /// Uploads a finished transform's outputs under the keys the layout gives for `raw_key`.
 pub async fn publish<S: ObjectStore>(
@@ -174,9 +185,15 @@ pub async fn publish<S: ObjectStore>(
     output: &TransformOutput,
 ) -> Result<FileResult, StepError> {
     let plan = plan_outputs(dataset, raw_key, output);
-    for (path, meta) in &plan.curated {
-        upload(store, bucket, &meta.key, path, PARQUET).await?;
-    }
+    // A file spanning many partitions has as many objects: upload them a few at a time.
+    // (Owned keys and paths: a stream over borrowed items would not be `Send` in the Lambda.)
+    let uploads: Vec<(PathBuf, String)> =
+        plan.curated.iter().map(|(path, meta)| (path.clone(), meta.key.clone())).collect();
+    futures::stream::iter(uploads)
+        .map(|(path, key)| async move { upload(store, bucket, &key, &path, PARQUET).await })
+        .buffer_unordered(PARALLEL_UPLOADS)
+        .try_collect::<()>()
+        .await?;
     match &plan.quarantine {
         Some((path, meta)) => upload(store, bucket, &meta.key, path, JSON_LINES).await?,
         // A clean re-run must not leave the quarantine of an earlier run behind.
