@@ -406,3 +406,61 @@ fn run_local_without_the_secret_sends_nothing_and_says_which_variable_is_missing
     assert!(stdout.contains("GRAPHETL_SECRET_E2E_MISSING"), "{stdout}");
     assert!(api.requests.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
 }
+
+#[test]
+fn a_file_covering_a_year_gives_the_same_graph_as_the_same_records_split_by_month() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let year = dir.path().join("year/calls-2025.jsonl");
+    std::fs::create_dir_all(dir.path().join("year")).unwrap_or_else(|e| panic!("{e}"));
+    let generated = graphetl(&[
+        "generate",
+        "--records",
+        "6000",
+        "--services",
+        "10",
+        "--window",
+        "2025-01-01T00:00:00Z/2026-01-01T00:00:00Z",
+        "--out",
+        &year.display().to_string(),
+    ]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    // The same records as twelve monthly files, each in its own folder.
+    let lines = std::fs::read_to_string(&year).unwrap_or_else(|e| panic!("{e}"));
+    let mut months: BTreeMap<String, String> = BTreeMap::new();
+    for line in lines.lines() {
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+        let month = record["timestamp"].as_str().map_or("bad", |t| t.get(..7).unwrap_or("bad"));
+        let file = months.entry(month.to_owned()).or_default();
+        file.push_str(line);
+        file.push('\n');
+    }
+    assert!(months.len() >= 12, "{:?}", months.keys().collect::<Vec<_>>());
+    let monthly = dir.path().join("monthly");
+    for (month, text) in &months {
+        let folder = monthly.join(month);
+        std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(folder.join("calls.jsonl"), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    let one = dir.path().join("one");
+    let stdout = run_local(&one, &["--input", &year.display().to_string()]);
+    assert!(stdout.contains("files       1 transformed, 0 failed"), "{stdout}");
+    let split = dir.path().join("split");
+    let split_stdout = run_local(&split, &["--input", &monthly.display().to_string()]);
+    assert!(
+        split_stdout.contains(&format!("files       {} transformed", months.len())),
+        "{split_stdout}"
+    );
+    let rows = |out: &str| out.lines().find(|l| l.contains("rows  ")).map(str::to_owned);
+    assert_eq!(rows(&stdout), rows(&split_stdout));
+    // Thousands of hourly partitions from one file, and the very same graph.
+    let partitions = files_under(&one.join(BUCKET_DIR).join("curated/service-calls")).len();
+    assert!(partitions > 4_000, "{partitions} curated files");
+    for file in ["vertices.csv", "edges.csv"] {
+        let a = std::fs::read(one.join("graph/service-calls").join(file)).unwrap_or_default();
+        let b = std::fs::read(split.join("graph/service-calls").join(file)).unwrap_or_default();
+        assert!(!a.is_empty(), "{file} is empty");
+        assert!(a == b, "{file} differs between the year file and the monthly files");
+    }
+}
