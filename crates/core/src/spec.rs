@@ -63,6 +63,9 @@ pub struct HttpSource {
     pub records_per_file: u64,
     /// Header name → secret reference (`env:NAME`, `ssm:NAME`, `secretsmanager:NAME`, `literal:VALUE`).
     pub headers: BTreeMap<String, String>,
+    /// Placeholder name → secret reference, for a secret the API wants in the URL
+    /// (`?api_key={secret.api_key}`); redacted wherever the URL is shown.
+    pub url_secrets: BTreeMap<String, String>,
     /// Requests per second at most (0 = unlimited).
     pub rate_limit_per_second: f64,
     /// Per-request timeout.
@@ -469,6 +472,8 @@ struct RawSource {
     records_per_file: Option<u64>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    #[serde(default)]
+    url_secrets: BTreeMap<String, String>,
     rate_limit_per_second: Option<f64>,
     timeout_seconds: Option<u64>,
     max_attempts: Option<u32>,
@@ -640,6 +645,14 @@ pub fn check_header_reference(value: &str, dataset: &str) -> Result<(), String> 
     }
 }
 
+/// The names of the `{secret.NAME}` placeholders of a URL template, in order.
+pub fn url_secret_placeholders(url: &str) -> Vec<&str> {
+    url.split("{secret.")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
 /// The host of a URL (template), lowercase, without user info, port or IPv6 brackets.
 pub fn url_host(url: &str) -> Option<String> {
     let (_, rest) = url.split_once("://")?;
@@ -668,7 +681,7 @@ pub fn check_source_url(url: &str, secret_headers: bool) -> Result<(), String> {
         Some("https") => Ok(()),
         Some("http") if !secret_headers || is_loopback_host(&host) => Ok(()),
         Some("http") => Err(format!(
-            "http:// with a secret header is refused (the secret would travel in cleartext to {host}); use https://"
+            "http:// with a secret header or URL secret is refused (the secret would travel in cleartext to {host}); use https://"
         )),
         _ => Err(format!("\"{url}\" is not an http:// or https:// URL")),
     }
@@ -762,6 +775,7 @@ fn resolve_source(raw: Option<RawSource>, dataset: &str, problems: &mut Problems
                 ("records_path", raw.records_path.is_some()),
                 ("cursor_path", raw.cursor_path.is_some()),
                 ("headers", !raw.headers.is_empty()),
+                ("url_secrets", !raw.url_secrets.is_empty()),
                 ("rate_limit_per_second", raw.rate_limit_per_second.is_some()),
                 ("timeout_seconds", raw.timeout_seconds.is_some()),
                 ("max_attempts", raw.max_attempts.is_some()),
@@ -787,7 +801,27 @@ fn resolve_source(raw: Option<RawSource>, dataset: &str, problems: &mut Problems
                     problems.add(format!("source.headers.{name}"), message);
                 }
             }
-            let secret_headers = raw.headers.values().any(|v| is_secret_reference(v));
+            for (name, value) in &raw.url_secrets {
+                if let Err(message) = check_header_reference(value, dataset) {
+                    problems.add(format!("source.url_secrets.{name}"), message);
+                }
+                if !url.contains(&format!("{{secret.{name}}}")) {
+                    problems.add(
+                        format!("source.url_secrets.{name}"),
+                        format!("not used: the URL has no {{secret.{name}}}"),
+                    );
+                }
+            }
+            for name in url_secret_placeholders(&url) {
+                if !raw.url_secrets.contains_key(name) {
+                    problems.add(
+                        "source.url",
+                        format!("{{secret.{name}}} is not declared in source.url_secrets"),
+                    );
+                }
+            }
+            let secret_headers =
+                raw.headers.values().any(|v| is_secret_reference(v)) || !raw.url_secrets.is_empty();
             if !url.is_empty()
                 && let Err(message) = check_source_url(&url, secret_headers)
             {
@@ -807,6 +841,7 @@ fn resolve_source(raw: Option<RawSource>, dataset: &str, problems: &mut Problems
                 cursor_path: raw.cursor_path,
                 records_per_file,
                 headers: raw.headers,
+                url_secrets: raw.url_secrets,
                 rate_limit_per_second: rate,
                 timeout_seconds: raw.timeout_seconds.unwrap_or(30),
                 max_attempts: raw.max_attempts.unwrap_or(5),

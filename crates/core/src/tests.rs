@@ -236,7 +236,7 @@ type = "string"
         assert_eq!(
             problems,
             [
-                "datasets/x.toml: source.url: http:// with a secret header is refused (the secret would travel in cleartext to api.example.com); use https://"
+                "datasets/x.toml: source.url: http:// with a secret header or URL secret is refused (the secret would travel in cleartext to api.example.com); use https://"
             ]
         );
         for url in ["http://127.0.0.1:8099/api", "http://localhost/api", "http://[::1]:80/"] {
@@ -245,6 +245,46 @@ type = "string"
         assert!(problems_of(&spec("http://api.example.com/v1", "literal:v")).is_empty());
         let problems = problems_of(&spec("ftp://api.example.com/", "literal:v"));
         assert!(problems.iter().any(|p| p.contains("source.url: ")), "{problems:?}");
+    }
+
+    #[test]
+    fn url_secrets_are_declared_scoped_used_and_need_https() {
+        let spec = |url: &str, secrets: &str| {
+            format!(
+                "name = \"x\"\n[source]\nkind = \"http\"\nurl = \"{url}\"\nurl_secrets = {{ {secrets} }}\n[input]\nformat = \"jsonl\"\n[[columns]]\nname = \"a\"\ntype = \"string\"\n"
+            )
+        };
+        let url = "https://api.example.com/v1?api_key={secret.key}&start={start}";
+        assert!(problems_of(&spec(url, "key = \"ssm:/graphetl/x/key\"")).is_empty());
+        let text = spec(url, "key = \"ssm:/graphetl/x/key\"");
+        let parsed = DatasetSpec::from_toml_str(&text, "x.toml").map_err(|e| e.to_string());
+        match parsed.map(|s| s.source) {
+            Ok(Source::Http(http)) => {
+                assert_eq!(
+                    http.url_secrets.get("key").map(String::as_str),
+                    Some("ssm:/graphetl/x/key")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            problems_of(&spec(url, "key = \"env:AWS_SECRET_ACCESS_KEY\"")).len(),
+            1,
+            "the same rules as headers"
+        );
+        assert_eq!(
+            problems_of(&spec(url, "")),
+            ["datasets/x.toml: source.url: {secret.key} is not declared in source.url_secrets"]
+        );
+        assert_eq!(
+            problems_of(&spec("https://api.example.com/v1", "key = \"ssm:/graphetl/x/key\"")),
+            ["datasets/x.toml: source.url_secrets.key: not used: the URL has no {secret.key}"]
+        );
+        let cleartext = problems_of(&spec(
+            "http://api.example.com/v1?api_key={secret.key}",
+            "key = \"ssm:/graphetl/x/key\"",
+        ));
+        assert!(cleartext.iter().any(|p| p.contains("use https://")), "{cleartext:?}");
     }
 
     #[test]

@@ -121,10 +121,25 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
 ) -> Result<ExtractResult, ExtractError> {
     // Every rule is checked before a secret is read or a request is sent.
     let references = parse_headers(source, dataset)?;
-    let secret_headers = references.iter().any(|(_, r)| r.is_secret());
+    let url_references = parse_url_secrets(source, dataset)?;
+    let secret_headers =
+        references.iter().any(|(_, r)| r.is_secret()) || !url_references.is_empty();
     let first = render_url(&source.url, window, "");
     let origin = Egress::new(&options.hosts, &first, secret_headers)?;
-    let (headers, secret_values) = resolve_headers(&references, secrets).await?;
+    let (headers, mut secret_values) = resolve_headers(&references, secrets).await?;
+    let mut url_values = Vec::new();
+    for (placeholder, reference) in &url_references {
+        let value = secrets
+            .resolve(reference)
+            .await
+            .map_err(|source| ExtractError::Secret { header: placeholder.clone(), source })?;
+        let encoded = encode(value.expose());
+        if !value.expose().is_empty() {
+            secret_values.push(value.expose().to_owned());
+            secret_values.push(encoded.clone());
+        }
+        url_values.push((placeholder.clone(), encoded));
+    }
     let client = build_client(source)?;
     let mut fetcher = Fetcher {
         client,
@@ -140,9 +155,12 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
     let mut cursor = String::new();
     let mut pages = 0u64;
     loop {
+        // `url` is what errors and logs show: URL secrets stay `{secret.NAME}` there and are
+        // filled in only for the request.
         let url = render_url(&source.url, window, &cursor);
-        fetcher.egress.check(&url)?;
-        let mut page = fetcher.fetch(&url).await?;
+        let request = fill_url_secrets(&url, &url_values);
+        fetcher.egress.check(&request, &url)?;
+        let mut page = fetcher.fetch(&request, &url).await?;
         pages += 1;
         let records = take_records(&mut page, &source.records_path)
             .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?;
@@ -200,6 +218,28 @@ fn parse_headers(
                 .map_err(|source| ExtractError::Secret { header: name.clone(), source })
         })
         .collect()
+}
+
+/// The `url_secrets` as (`{secret.NAME}`, reference), under the same rules as headers.
+fn parse_url_secrets(
+    source: &HttpSource,
+    dataset: &str,
+) -> Result<Vec<(String, SecretRef)>, ExtractError> {
+    source
+        .url_secrets
+        .iter()
+        .map(|(name, text)| {
+            let placeholder = format!("{{secret.{name}}}");
+            SecretRef::parse_for(text, dataset)
+                .map(|reference| (placeholder.clone(), reference))
+                .map_err(|source| ExtractError::Secret { header: placeholder, source })
+        })
+        .collect()
+}
+
+/// The request URL: every `{secret.NAME}` replaced by its URL-encoded value.
+fn fill_url_secrets(url: &str, values: &[(String, String)]) -> String {
+    values.iter().fold(url.to_owned(), |url, (placeholder, value)| url.replace(placeholder, value))
 }
 
 async fn resolve_headers<R: SecretResolver>(
@@ -262,14 +302,18 @@ impl Egress {
             SourceHosts::Only(list) => (list.clone(), "GRAPHETL_SOURCE_ALLOWED_HOSTS"),
         };
         let egress = Egress { allowed, setting, secret_headers };
-        egress.check(first)?;
+        egress.check(first, first)?;
         Ok(egress)
     }
 
-    /// Refuses `url` unless its host is allowed and a secret would not travel in cleartext.
-    fn check(&self, url: &str) -> Result<(), ExtractError> {
-        let refuse = |reason: String| ExtractError::Refused { url: url.to_owned(), reason };
-        let (scheme, host) = scheme_and_host(url).map_err(refuse)?;
+    /// Refuses `url` unless its host is allowed and a secret would not travel in cleartext;
+    /// an error shows `shown` (the URL without its secrets).
+    fn check(&self, url: &str, shown: &str) -> Result<(), ExtractError> {
+        let refuse = |reason: String| ExtractError::Refused { url: shown.to_owned(), reason };
+        let (scheme, host) = scheme_and_host(url).map_err(|_| {
+            let shown_reason = scheme_and_host(shown).err().unwrap_or_else(|| "not a URL".into());
+            refuse(shown_reason)
+        })?;
         if scheme != "https" && scheme != "http" {
             return Err(refuse(format!("scheme {scheme}: only http and https are fetched")));
         }
@@ -364,14 +408,20 @@ struct Fetcher<'a> {
 }
 
 impl Fetcher<'_> {
-    async fn fetch(&mut self, url: &str) -> Result<serde_json::Value, ExtractError> {
+    /// Fetches `request`; errors and logs name `url` (the same URL without its secrets).
+    async fn fetch(&mut self, request: &str, url: &str) -> Result<serde_json::Value, ExtractError> {
         let attempts = self.source.max_attempts.max(1);
         let timeout = Duration::from_secs(self.source.timeout_seconds.max(1));
         let clock = self.options.clock.as_ref();
         for attempt in 1..=attempts {
             self.limiter.wait(clock).await;
-            let sent =
-                self.client.get(url).headers(self.headers.clone()).timeout(timeout).send().await;
+            let sent = self
+                .client
+                .get(request)
+                .headers(self.headers.clone())
+                .timeout(timeout)
+                .send()
+                .await;
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
@@ -393,7 +443,8 @@ impl Fetcher<'_> {
                                 });
                             }
                             Err(e) => Failure::Transient {
-                                reason: format!("reading the page failed: {}", describe(&e)),
+                                reason: self
+                                    .redact(&format!("reading the page failed: {}", describe(&e))),
                                 retry_after: None,
                             },
                         }
@@ -430,16 +481,17 @@ impl Fetcher<'_> {
                     }
                 }
                 Err(e) if e.is_builder() => {
-                    return Err(ExtractError::BadSource(format!(
-                        "cannot request {url}: {}",
-                        describe(&e)
-                    )));
+                    return Err(ExtractError::BadSource(
+                        self.redact(&format!("cannot request {url}: {}", describe(&e))),
+                    ));
                 }
                 Err(e) if e.is_timeout() => Failure::Transient {
                     reason: format!("no answer within {}s", timeout.as_secs()),
                     retry_after: None,
                 },
-                Err(e) => Failure::Transient { reason: describe(&e), retry_after: None },
+                Err(e) => {
+                    Failure::Transient { reason: self.redact(&describe(&e)), retry_after: None }
+                }
             };
             let (reason, retry_after) = match &failure {
                 Failure::Throttled { retry_after } => ("HTTP 429".to_owned(), *retry_after),

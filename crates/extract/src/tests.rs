@@ -62,6 +62,7 @@ fn http_source(url: String, records_per_file: u64) -> HttpSource {
         cursor_path: Some("next_cursor".into()),
         records_per_file,
         headers: BTreeMap::new(),
+        url_secrets: BTreeMap::new(),
         rate_limit_per_second: 0.0,
         timeout_seconds: 10,
         max_attempts: 5,

@@ -41,13 +41,14 @@ impl Recorder {
                 let answer = answer.clone();
                 let log = log.clone();
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let headers = request
+                    let mut headers: BTreeMap<String, String> = request
                         .headers()
                         .iter()
                         .map(|(k, v)| {
                             (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into())
                         })
                         .collect();
+                    headers.insert(":uri".into(), request.uri().to_string());
                     if let Ok(mut log) = log.lock() {
                         log.push(headers);
                     }
@@ -99,6 +100,7 @@ fn source(url: String, headers: &[(&str, &str)]) -> HttpSource {
         cursor_path: None,
         records_per_file: 100,
         headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        url_secrets: BTreeMap::new(),
         rate_limit_per_second: 0.0,
         timeout_seconds: 5,
         max_attempts: 1,
@@ -282,5 +284,40 @@ async fn a_secret_crossing_the_snippet_cut_is_redacted_whole() -> TestResult {
     let text = format!("{error} {error:?}");
     assert!(!text.contains("LEAKED"), "no part of the secret: {text}");
     assert!(text.contains("<redac"), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_secret_reaches_only_the_request_and_is_redacted_everywhere_else() -> TestResult {
+    // The API wants ?api_key=…: the spec writes {secret.key}, never the key.
+    let secrets = LocalSecrets::with_lookup(|name| {
+        (name == "GRAPHETL_SECRET_KEY").then(|| "k3y/with space".to_owned())
+    });
+    let echo = Recorder::start(Arc::new(|_| (401, Vec::new(), "bad key".to_owned()))).await?;
+    let mut spec = source(echo.url("/api?api_key={secret.key}&start={start}"), &[]);
+    spec.url_secrets.insert("key".into(), "env:GRAPHETL_SECRET_KEY".into());
+    let error = run(&spec, &secrets, &HttpOptions::default()).await.err().ok_or("rejected")?;
+    assert!(matches!(error, ExtractError::Rejected { status: 401, .. }), "{error:?}");
+    assert!(echo.saw_value("/api?api_key=k3y%2Fwith%20space&start="), "the request has the key");
+    let shown = format!("{error} {error:?}");
+    assert!(shown.contains("api_key={secret.key}") && !shown.contains("k3y"), "{shown}");
+
+    // A connection error's message (which quotes the URL) is redacted too.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = closed.local_addr()?.port();
+    drop(closed);
+    spec.url = format!("http://127.0.0.1:{port}/api?api_key={{secret.key}}");
+    let error = run(&spec, &secrets, &HttpOptions::default()).await.err().ok_or("unreachable")?;
+    assert!(matches!(error, ExtractError::Unavailable { .. }), "{error:?}");
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("k3y"), "{shown}");
+
+    // The same rules as headers: not another dataset's secret, not the function's credentials.
+    spec.url_secrets.insert("key".into(), "env:AWS_SECRET_ACCESS_KEY".into());
+    let error = run(&spec, &leaky_env(), &HttpOptions::default()).await.err().ok_or("refused")?;
+    assert!(
+        error.to_string().contains("{secret.key}: env:AWS_SECRET_ACCESS_KEY is refused"),
+        "{error}"
+    );
     Ok(())
 }
