@@ -63,6 +63,9 @@ pub struct HttpSource {
     pub records_per_file: u64,
     /// Header name → secret reference (`env:NAME`, `ssm:NAME`, `secretsmanager:NAME`, `literal:VALUE`).
     pub headers: BTreeMap<String, String>,
+    /// Placeholder name → secret reference, for a secret the API wants in the URL
+    /// (`?api_key={secret.api_key}`); redacted wherever the URL is shown.
+    pub url_secrets: BTreeMap<String, String>,
     /// Requests per second at most (0 = unlimited).
     pub rate_limit_per_second: f64,
     /// Per-request timeout.
@@ -474,6 +477,8 @@ struct RawSource {
     records_per_file: Option<u64>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    #[serde(default)]
+    url_secrets: BTreeMap<String, String>,
     rate_limit_per_second: Option<f64>,
     timeout_seconds: Option<u64>,
     max_attempts: Option<u32>,
@@ -595,6 +600,99 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// The prefix of the environment variables an `env:` header reference may read; any other
+/// name (and every `AWS_*` variable, the function's own credentials) is refused.
+pub const SECRET_ENV_PREFIX: &str = "GRAPHETL_SECRET_";
+
+/// Whether a header value is a secret reference (`env:`, `ssm:`, `secretsmanager:`), not a
+/// `literal:`.
+pub fn is_secret_reference(value: &str) -> bool {
+    ["env:", "ssm:", "secretsmanager:"].iter().any(|p| value.starts_with(p))
+}
+
+/// Checks one header reference of dataset `dataset` against the rules the extract enforces:
+/// `env:GRAPHETL_SECRET_*` only (never `AWS_*`), `ssm:/graphetl/<dataset>/…`,
+/// `secretsmanager:graphetl/<dataset>/…`, or `literal:VALUE`. The error says why not.
+pub fn check_header_reference(value: &str, dataset: &str) -> Result<(), String> {
+    let scoped = |name: &str, prefix: String, kind: &str| {
+        let rest = name.strip_prefix(prefix.as_str()).unwrap_or("");
+        let segments_ok =
+            !rest.is_empty() && rest.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+        if segments_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{kind}:{name} is outside this dataset's secrets; expected {kind}:{prefix}NAME (a dataset reads only its own secrets)"
+            ))
+        }
+    };
+    match value.split_once(':') {
+        Some(("literal", rest)) if !rest.is_empty() => Ok(()),
+        Some(("env", name)) if !name.is_empty() => {
+            if name.to_ascii_uppercase().starts_with("AWS_") {
+                Err(format!(
+                    "env:{name} is refused: AWS_* variables hold the function's own credentials and are never sent to a source"
+                ))
+            } else if name.len() > SECRET_ENV_PREFIX.len() && name.starts_with(SECRET_ENV_PREFIX) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "env:{name} is refused: only variables named {SECRET_ENV_PREFIX}* can be read"
+                ))
+            }
+        }
+        Some(("ssm", name)) if !name.is_empty() => {
+            scoped(name, format!("/graphetl/{dataset}/"), "ssm")
+        }
+        Some(("secretsmanager", name)) if !name.is_empty() => {
+            scoped(name, format!("graphetl/{dataset}/"), "secretsmanager")
+        }
+        _ => Err("expected a reference such as \"env:GRAPHETL_SECRET_NAME\", \"ssm:/graphetl/<dataset>/NAME\" or \"secretsmanager:graphetl/<dataset>/NAME\" (secrets are never written inline), or \"literal:VALUE\" for a value that is not secret".to_owned()),
+    }
+}
+
+/// The names of the `{secret.NAME}` placeholders of a URL template, in order.
+pub fn url_secret_placeholders(url: &str) -> Vec<&str> {
+    url.split("{secret.")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// The host of a URL (template), lowercase, without user info, port or IPv6 brackets.
+pub fn url_host(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether `host` (as [`url_host`] gives it) is this machine: `localhost`, 127.0.0.0/8, `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a source URL template: `http` or `https`, and `https` whenever a header is a secret
+/// reference, unless the host is loopback (cleartext that never leaves the machine).
+pub fn check_source_url(url: &str, secret_headers: bool) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let Some(host) = url_host(url) else {
+        return Err(format!("\"{url}\" is not an http:// or https:// URL with a host"));
+    };
+    match scheme.as_deref() {
+        Some("https") => Ok(()),
+        Some("http") if !secret_headers || is_loopback_host(&host) => Ok(()),
+        Some("http") => Err(format!(
+            "http:// with a secret header or URL secret is refused (the secret would travel in cleartext to {host}); use https://"
+        )),
+        _ => Err(format!("\"{url}\" is not an http:// or https:// URL")),
+    }
+}
+
 fn is_dataset_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
@@ -651,7 +749,7 @@ fn resolve(raw: RawSpec, problems: &mut Problems) -> DatasetSpec {
             ),
         );
     }
-    let source = resolve_source(raw.source, problems);
+    let source = resolve_source(raw.source, &raw.name, problems);
     let input = resolve_input(raw.input, problems);
     let columns = resolve_columns(raw.columns, &input, problems);
     let partition = raw.partition.and_then(|p| resolve_partition(p, &columns, problems));
@@ -669,7 +767,7 @@ fn resolve(raw: RawSpec, problems: &mut Problems) -> DatasetSpec {
     }
 }
 
-fn resolve_source(raw: Option<RawSource>, problems: &mut Problems) -> Source {
+fn resolve_source(raw: Option<RawSource>, dataset: &str, problems: &mut Problems) -> Source {
     let Some(raw) = raw else { return Source::None };
     let only_for = |problems: &mut Problems, key: &str, present: bool, kind: &str| {
         if present {
@@ -683,6 +781,7 @@ fn resolve_source(raw: Option<RawSource>, problems: &mut Problems) -> Source {
                 ("records_path", raw.records_path.is_some()),
                 ("cursor_path", raw.cursor_path.is_some()),
                 ("headers", !raw.headers.is_empty()),
+                ("url_secrets", !raw.url_secrets.is_empty()),
                 ("rate_limit_per_second", raw.rate_limit_per_second.is_some()),
                 ("timeout_seconds", raw.timeout_seconds.is_some()),
                 ("max_attempts", raw.max_attempts.is_some()),
@@ -704,15 +803,35 @@ fn resolve_source(raw: Option<RawSource>, problems: &mut Problems) -> Source {
                 String::new()
             });
             for (name, value) in &raw.headers {
-                let ok = ["env:", "ssm:", "secretsmanager:", "literal:"]
-                    .iter()
-                    .any(|p| value.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
-                if !ok {
+                if let Err(message) = check_header_reference(value, dataset) {
+                    problems.add(format!("source.headers.{name}"), message);
+                }
+            }
+            for (name, value) in &raw.url_secrets {
+                if let Err(message) = check_header_reference(value, dataset) {
+                    problems.add(format!("source.url_secrets.{name}"), message);
+                }
+                if !url.contains(&format!("{{secret.{name}}}")) {
                     problems.add(
-                        format!("source.headers.{name}"),
-                        "expected a reference such as \"env:NAME\", \"ssm:NAME\" or \"secretsmanager:NAME\" (secrets are never written inline), or \"literal:VALUE\" for a value that is not secret",
+                        format!("source.url_secrets.{name}"),
+                        format!("not used: the URL has no {{secret.{name}}}"),
                     );
                 }
+            }
+            for name in url_secret_placeholders(&url) {
+                if !raw.url_secrets.contains_key(name) {
+                    problems.add(
+                        "source.url",
+                        format!("{{secret.{name}}} is not declared in source.url_secrets"),
+                    );
+                }
+            }
+            let secret_headers =
+                raw.headers.values().any(|v| is_secret_reference(v)) || !raw.url_secrets.is_empty();
+            if !url.is_empty()
+                && let Err(message) = check_source_url(&url, secret_headers)
+            {
+                problems.add("source.url", message);
             }
             let records_per_file = raw.records_per_file.unwrap_or(50_000);
             if records_per_file == 0 {
@@ -728,6 +847,7 @@ fn resolve_source(raw: Option<RawSource>, problems: &mut Problems) -> Source {
                 cursor_path: raw.cursor_path,
                 records_per_file,
                 headers: raw.headers,
+                url_secrets: raw.url_secrets,
                 rate_limit_per_second: rate,
                 timeout_seconds: raw.timeout_seconds.unwrap_or(30),
                 max_attempts: raw.max_attempts.unwrap_or(5),

@@ -183,7 +183,7 @@ name = "x"
 [source]
 kind = "http"
 url = "http://127.0.0.1/"
-headers = { Authorization = "Bearer abc", X-Token = "env:TOKEN", Accept = "literal:application/json" }
+headers = { Authorization = "Bearer abc", X-Token = "env:GRAPHETL_SECRET_TOKEN", Accept = "literal:application/json" }
 [input]
 format = "jsonl"
 [[columns]]
@@ -193,6 +193,98 @@ type = "string"
         let problems = problems_of(text);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("source.headers.Authorization"), "{problems:?}");
+    }
+
+    /// Issue 19: a spec in the bucket must not be able to send the function's own credentials,
+    /// another dataset's secret, or any secret in cleartext to a host of its choice.
+    #[test]
+    fn header_references_are_limited_to_the_datasets_own_secrets() {
+        let spec = |url: &str, reference: &str| {
+            format!(
+                "name = \"x\"\n[source]\nkind = \"http\"\nurl = \"{url}\"\nheaders = {{ K = \"{reference}\" }}\n[input]\nformat = \"jsonl\"\n[[columns]]\nname = \"a\"\ntype = \"string\"\n"
+            )
+        };
+        let https = "https://api.example.com/v1?start={start}";
+        for reference in [
+            "env:GRAPHETL_SECRET_TOKEN",
+            "ssm:/graphetl/x/token",
+            "ssm:/graphetl/x/nested/token",
+            "secretsmanager:graphetl/x/api",
+            "literal:application/json",
+        ] {
+            assert_eq!(problems_of(&spec(https, reference)), Vec::<String>::new(), "{reference}");
+        }
+        for (reference, expected) in [
+            ("env:AWS_SECRET_ACCESS_KEY", "AWS_* variables hold the function's own credentials"),
+            ("env:AWS_SESSION_TOKEN", "AWS_* variables"),
+            ("env:PATH", "only variables named GRAPHETL_SECRET_* can be read"),
+            ("env:GRAPHETL_SECRET_", "only variables named GRAPHETL_SECRET_*"),
+            ("ssm:/graphetl/other/token", "expected ssm:/graphetl/x/NAME"),
+            ("ssm:/graphetl/x-other/token", "outside this dataset's secrets"),
+            ("ssm:/graphetl/x/../y/token", "outside this dataset's secrets"),
+            ("ssm:/graphetl/x/", "outside this dataset's secrets"),
+            ("secretsmanager:graphetl/y/api", "expected secretsmanager:graphetl/x/NAME"),
+            ("secretsmanager:prod/db-password", "outside this dataset's secrets"),
+        ] {
+            let problems = problems_of(&spec(https, reference));
+            assert_eq!(problems.len(), 1, "{reference}: {problems:?}");
+            assert!(problems[0].contains("source.headers.K: "), "{problems:?}");
+            assert!(problems[0].contains(expected), "{reference}: {problems:?}");
+        }
+        // A secret in cleartext to another machine; loopback and literal-only headers are fine.
+        let problems = problems_of(&spec("http://api.example.com/v1", "env:GRAPHETL_SECRET_T"));
+        assert_eq!(
+            problems,
+            [
+                "datasets/x.toml: source.url: http:// with a secret header or URL secret is refused (the secret would travel in cleartext to api.example.com); use https://"
+            ]
+        );
+        for url in ["http://127.0.0.1:8099/api", "http://localhost/api", "http://[::1]:80/"] {
+            assert!(problems_of(&spec(url, "env:GRAPHETL_SECRET_T")).is_empty(), "{url}");
+        }
+        assert!(problems_of(&spec("http://api.example.com/v1", "literal:v")).is_empty());
+        let problems = problems_of(&spec("ftp://api.example.com/", "literal:v"));
+        assert!(problems.iter().any(|p| p.contains("source.url: ")), "{problems:?}");
+    }
+
+    #[test]
+    fn url_secrets_are_declared_scoped_used_and_need_https() {
+        let spec = |url: &str, secrets: &str| {
+            format!(
+                "name = \"x\"\n[source]\nkind = \"http\"\nurl = \"{url}\"\nurl_secrets = {{ {secrets} }}\n[input]\nformat = \"jsonl\"\n[[columns]]\nname = \"a\"\ntype = \"string\"\n"
+            )
+        };
+        let url = "https://api.example.com/v1?api_key={secret.key}&start={start}";
+        assert!(problems_of(&spec(url, "key = \"ssm:/graphetl/x/key\"")).is_empty());
+        let text = spec(url, "key = \"ssm:/graphetl/x/key\"");
+        let parsed = DatasetSpec::from_toml_str(&text, "x.toml").map_err(|e| e.to_string());
+        match parsed.map(|s| s.source) {
+            Ok(Source::Http(http)) => {
+                assert_eq!(
+                    http.url_secrets.get("key").map(String::as_str),
+                    Some("ssm:/graphetl/x/key")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            problems_of(&spec(url, "key = \"env:AWS_SECRET_ACCESS_KEY\"")).len(),
+            1,
+            "the same rules as headers"
+        );
+        assert_eq!(
+            problems_of(&spec(url, "")),
+            ["datasets/x.toml: source.url: {secret.key} is not declared in source.url_secrets"]
+        );
+        assert_eq!(
+            problems_of(&spec("https://api.example.com/v1", "key = \"ssm:/graphetl/x/key\"")),
+            ["datasets/x.toml: source.url_secrets.key: not used: the URL has no {secret.key}"]
+        );
+        let cleartext = problems_of(&spec(
+            "http://api.example.com/v1?api_key={secret.key}",
+            "key = \"ssm:/graphetl/x/key\"",
+        ));
+        assert!(cleartext.iter().any(|p| p.contains("use https://")), "{cleartext:?}");
     }
 
     #[test]

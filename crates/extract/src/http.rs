@@ -21,9 +21,46 @@ use crate::clock::{Clock, TokioClock};
 use crate::secrets::{SecretRef, SecretResolver};
 use crate::writer::PartWriter;
 
+/// Which hosts an `http` source may reach: the egress rule of the run, set by whoever runs the
+/// extract, never by the spec (whose URL is what the rule guards against).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SourceHosts {
+    /// A local run on the user's own machine (the default): the host of the spec's URL, and
+    /// every page and redirect stays on it.
+    #[default]
+    SpecHost,
+    /// The deployed function: only these hosts (exact names or IP literals, any port), from
+    /// `GRAPHETL_SOURCE_ALLOWED_HOSTS` (the template's `SourceAllowedHosts`); empty refuses
+    /// every `http` source.
+    Only(Vec<String>),
+}
+
+impl SourceHosts {
+    /// Parses a comma-separated host list (`GRAPHETL_SOURCE_ALLOWED_HOSTS`) into [`SourceHosts::Only`].
+    pub fn from_list(list: &str) -> SourceHosts {
+        SourceHosts::Only(
+            list.split(',')
+                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        )
+    }
+}
+
+/// Longest page body read by default (16 MiB): a page is parsed whole, so a 512 MB function
+/// must not be asked for one without bound.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Longest rejected body read for an error message.
+const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
+
 /// How pages are retried and paced; the defaults suit a real API.
 #[derive(Clone)]
 pub struct HttpOptions {
+    /// The hosts the source may reach.
+    pub hosts: SourceHosts,
+    /// Longest page body; a longer one fails with [`ExtractError::PageTooLarge`].
+    pub max_page_bytes: u64,
     /// The clock the rate limit and the backoff sleep on.
     pub clock: Arc<dyn Clock>,
     /// First backoff delay (doubled per attempt).
@@ -37,6 +74,8 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
+            hosts: SourceHosts::default(),
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             clock: Arc::new(TokioClock::default()),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(20),
@@ -48,6 +87,8 @@ impl Default for HttpOptions {
 impl std::fmt::Debug for HttpOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpOptions")
+            .field("hosts", &self.hosts)
+            .field("max_page_bytes", &self.max_page_bytes)
             .field("backoff_base", &self.backoff_base)
             .field("backoff_cap", &self.backoff_cap)
             .field("max_retry_after", &self.max_retry_after)
@@ -78,12 +119,33 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
     secrets: &R,
     options: &HttpOptions,
 ) -> Result<ExtractResult, ExtractError> {
-    let (headers, secret_values) = resolve_headers(source, secrets).await?;
+    // Every rule is checked before a secret is read or a request is sent.
+    let references = parse_headers(source, dataset)?;
+    let url_references = parse_url_secrets(source, dataset)?;
+    let secret_headers =
+        references.iter().any(|(_, r)| r.is_secret()) || !url_references.is_empty();
+    let first = render_url(&source.url, window, "");
+    let origin = Egress::new(&options.hosts, &first, secret_headers)?;
+    let (headers, mut secret_values) = resolve_headers(&references, secrets).await?;
+    let mut url_values = Vec::new();
+    for (placeholder, reference) in &url_references {
+        let value = secrets
+            .resolve(reference)
+            .await
+            .map_err(|source| ExtractError::Secret { header: placeholder.clone(), source })?;
+        let encoded = encode(value.expose());
+        if !value.expose().is_empty() {
+            secret_values.push(value.expose().to_owned());
+            secret_values.push(encoded.clone());
+        }
+        url_values.push((placeholder.clone(), encoded));
+    }
     let client = build_client(source)?;
     let mut fetcher = Fetcher {
         client,
         headers,
         secret_values,
+        egress: origin,
         source,
         options,
         limiter: Limiter::new(source.rate_limit_per_second),
@@ -94,8 +156,12 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
     let mut cursor = String::new();
     let mut pages = 0u64;
     loop {
+        // `url` is what errors and logs show: URL secrets stay `{secret.NAME}` there and are
+        // filled in only for the request.
         let url = render_url(&source.url, window, &cursor);
-        let mut page = fetcher.fetch(&url).await?;
+        let request = fill_url_secrets(&url, &url_values);
+        fetcher.egress.check(&request, &url)?;
+        let mut page = fetcher.fetch(&request, &url).await?;
         pages += 1;
         let records = take_records(&mut page, &source.records_path)
             .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?;
@@ -148,16 +214,52 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn resolve_headers<R: SecretResolver>(
+fn parse_headers(
     source: &HttpSource,
+    dataset: &str,
+) -> Result<Vec<(String, SecretRef)>, ExtractError> {
+    source
+        .headers
+        .iter()
+        .map(|(name, text)| {
+            SecretRef::parse_for(text, dataset)
+                .map(|reference| (name.clone(), reference))
+                .map_err(|source| ExtractError::Secret { header: name.clone(), source })
+        })
+        .collect()
+}
+
+/// The `url_secrets` as (`{secret.NAME}`, reference), under the same rules as headers.
+fn parse_url_secrets(
+    source: &HttpSource,
+    dataset: &str,
+) -> Result<Vec<(String, SecretRef)>, ExtractError> {
+    source
+        .url_secrets
+        .iter()
+        .map(|(name, text)| {
+            let placeholder = format!("{{secret.{name}}}");
+            SecretRef::parse_for(text, dataset)
+                .map(|reference| (placeholder.clone(), reference))
+                .map_err(|source| ExtractError::Secret { header: placeholder, source })
+        })
+        .collect()
+}
+
+/// The request URL: every `{secret.NAME}` replaced by its URL-encoded value.
+fn fill_url_secrets(url: &str, values: &[(String, String)]) -> String {
+    values.iter().fold(url.to_owned(), |url, (placeholder, value)| url.replace(placeholder, value))
+}
+
+async fn resolve_headers<R: SecretResolver>(
+    references: &[(String, SecretRef)],
     secrets: &R,
 ) -> Result<(HeaderMap, Vec<String>), ExtractError> {
     let mut headers = HeaderMap::new();
     let mut secret_values = Vec::new();
-    for (name, text) in &source.headers {
+    for (name, reference) in references {
         let secret_error = |source| ExtractError::Secret { header: name.clone(), source };
-        let reference = SecretRef::parse(text).map_err(secret_error)?;
-        let value = secrets.resolve(&reference).await.map_err(secret_error)?;
+        let value = secrets.resolve(reference).await.map_err(secret_error)?;
         let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| ExtractError::BadSource(format!("\"{name}\" is not a header name")))?;
         let mut header_value = HeaderValue::from_str(value.expose()).map_err(|_| {
@@ -166,7 +268,7 @@ async fn resolve_headers<R: SecretResolver>(
                 reference.describe()
             ))
         })?;
-        if !matches!(reference, SecretRef::Literal(_)) {
+        if reference.is_secret() {
             header_value.set_sensitive(true);
             if !value.expose().is_empty() {
                 secret_values.push(value.expose().to_owned());
@@ -175,6 +277,88 @@ async fn resolve_headers<R: SecretResolver>(
         headers.insert(header, header_value);
     }
     Ok((headers, secret_values))
+}
+
+/// The egress rule of one extract: which host its pages may reach, and whether they carry
+/// secrets (then `https` is required unless the host is loopback).
+struct Egress {
+    allowed: Vec<String>,
+    setting: &'static str,
+    secret_headers: bool,
+}
+
+/// A URL's scheme and host (lowercase, IPv6 without brackets), or why it has none.
+fn scheme_and_host(url: &str) -> Result<(String, String), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let host = match parsed.host_str() {
+        // The parser lowercases names and normalises IP literals (`[::1]`, `127.0.0.1`).
+        Some(host) if !host.is_empty() => {
+            host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_owned()
+        }
+        _ => return Err("the URL has no host".to_owned()),
+    };
+    Ok((parsed.scheme().to_owned(), host))
+}
+
+impl Egress {
+    fn new(hosts: &SourceHosts, first: &str, secret_headers: bool) -> Result<Egress, ExtractError> {
+        let (allowed, setting) = match hosts {
+            SourceHosts::SpecHost => {
+                let (_, host) = scheme_and_host(first)
+                    .map_err(|reason| ExtractError::Refused { url: first.to_owned(), reason })?;
+                (vec![host], "the spec's URL (a local run)")
+            }
+            SourceHosts::Only(list) => (list.clone(), "GRAPHETL_SOURCE_ALLOWED_HOSTS"),
+        };
+        let egress = Egress { allowed, setting, secret_headers };
+        egress.check(first, first)?;
+        Ok(egress)
+    }
+
+    /// Refuses `url` unless its host is allowed and a secret would not travel in cleartext;
+    /// an error shows `shown` (the URL without its secrets).
+    fn check(&self, url: &str, shown: &str) -> Result<(), ExtractError> {
+        let refuse = |reason: String| ExtractError::Refused { url: shown.to_owned(), reason };
+        let (scheme, host) = scheme_and_host(url).map_err(|_| {
+            let shown_reason = scheme_and_host(shown).err().unwrap_or_else(|| "not a URL".into());
+            refuse(shown_reason)
+        })?;
+        if scheme != "https" && scheme != "http" {
+            return Err(refuse(format!("scheme {scheme}: only http and https are fetched")));
+        }
+        if !self.allowed.contains(&host) {
+            let allowed = if self.allowed.is_empty() {
+                "no host".to_owned()
+            } else {
+                self.allowed.join(", ")
+            };
+            return Err(refuse(format!(
+                "host {host} is not allowed; {} allows {allowed}",
+                self.setting
+            )));
+        }
+        if scheme == "http" && self.secret_headers && !graphetl_core::spec::is_loopback_host(&host)
+        {
+            return Err(refuse(format!(
+                "a secret header over http:// would travel in cleartext to {host}; use https://"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Follows a redirect only to the same origin (scheme, host and port) as the page that sent
+/// it, so a secret header never reaches another host and https is never downgraded; any
+/// other redirect is answered as the 3xx it is (and fails as [`ExtractError::Refused`]).
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().last().is_some_and(|from| {
+            from.scheme() == attempt.url().scheme()
+                && from.host() == attempt.url().host()
+                && from.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if same && attempt.previous().len() < 10 { attempt.follow() } else { attempt.stop() }
+    })
 }
 
 fn build_client(source: &HttpSource) -> Result<reqwest::Client, ExtractError> {
@@ -187,6 +371,7 @@ fn build_client(source: &HttpSource) -> Result<reqwest::Client, ExtractError> {
     reqwest::Client::builder()
         .connect_timeout(timeout)
         .user_agent(concat!("graphetl-extract/", env!("CARGO_PKG_VERSION")))
+        .redirect(same_origin_redirects())
         .build()
         .map_err(|e| ExtractError::BadSource(format!("cannot build the HTTP client: {e}")))
 }
@@ -227,6 +412,7 @@ struct Fetcher<'a> {
     client: reqwest::Client,
     headers: HeaderMap,
     secret_values: Vec<String>,
+    egress: Egress,
     source: &'a HttpSource,
     options: &'a HttpOptions,
     limiter: Limiter,
@@ -246,21 +432,33 @@ struct FetchStats {
 }
 
 impl Fetcher<'_> {
-    async fn fetch(&mut self, url: &str) -> Result<serde_json::Value, ExtractError> {
+    /// Fetches `request`; errors and logs name `url` (the same URL without its secrets).
+    async fn fetch(&mut self, request: &str, url: &str) -> Result<serde_json::Value, ExtractError> {
         let attempts = self.source.max_attempts.max(1);
         let timeout = Duration::from_secs(self.source.timeout_seconds.max(1));
         let clock = self.options.clock.as_ref();
         for attempt in 1..=attempts {
             self.stats.rate_limit_wait += self.limiter.wait(clock).await;
-            let sent =
-                self.client.get(url).headers(self.headers.clone()).timeout(timeout).send().await;
+            let sent = self
+                .client
+                .get(request)
+                .headers(self.headers.clone())
+                .timeout(timeout)
+                .send()
+                .await;
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(response.headers().get(RETRY_AFTER));
                     if status.is_success() {
-                        match response.bytes().await {
-                            Ok(body) => {
+                        match read_capped(response, self.options.max_page_bytes).await {
+                            Ok(None) => {
+                                return Err(ExtractError::PageTooLarge {
+                                    url: url.to_owned(),
+                                    limit: self.options.max_page_bytes,
+                                });
+                            }
+                            Ok(Some(body)) => {
                                 return serde_json::from_slice(&body).map_err(|e| {
                                     ExtractError::BadPage {
                                         url: url.to_owned(),
@@ -269,16 +467,36 @@ impl Fetcher<'_> {
                                 });
                             }
                             Err(e) => Failure::Transient {
-                                reason: format!("reading the page failed: {}", describe(&e)),
+                                reason: self
+                                    .redact(&format!("reading the page failed: {}", describe(&e))),
                                 retry_after: None,
                             },
                         }
+                    } else if status.is_redirection() {
+                        let location = response
+                            .headers()
+                            .get(reqwest::header::LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("(no Location)")
+                            .to_owned();
+                        return Err(ExtractError::Refused {
+                            url: url.to_owned(),
+                            reason: format!(
+                                "HTTP {status} to {}: only same-origin redirects are followed",
+                                self.redact(&location)
+                            ),
+                        });
                     } else if status.as_u16() == 429 {
                         Failure::Throttled { retry_after }
                     } else if status.is_server_error() || status.as_u16() == 408 {
                         Failure::Transient { reason: format!("HTTP {status}"), retry_after }
                     } else {
-                        let body = response.text().await.unwrap_or_default();
+                        let body = read_capped(response, MAX_ERROR_BODY_BYTES)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_default();
                         return Err(ExtractError::Rejected {
                             url: url.to_owned(),
                             status: status.as_u16(),
@@ -287,16 +505,17 @@ impl Fetcher<'_> {
                     }
                 }
                 Err(e) if e.is_builder() => {
-                    return Err(ExtractError::BadSource(format!(
-                        "cannot request {url}: {}",
-                        describe(&e)
-                    )));
+                    return Err(ExtractError::BadSource(
+                        self.redact(&format!("cannot request {url}: {}", describe(&e))),
+                    ));
                 }
                 Err(e) if e.is_timeout() => Failure::Transient {
                     reason: format!("no answer within {}s", timeout.as_secs()),
                     retry_after: None,
                 },
-                Err(e) => Failure::Transient { reason: describe(&e), retry_after: None },
+                Err(e) => {
+                    Failure::Transient { reason: self.redact(&describe(&e)), retry_after: None }
+                }
             };
             let (reason, retry_after) = match &failure {
                 Failure::Throttled { retry_after } => ("HTTP 429".to_owned(), *retry_after),
@@ -345,14 +564,39 @@ impl Fetcher<'_> {
         half + Duration::from_nanos(jitter_nanos)
     }
 
-    /// The start of a response body for an error message, with secret values blanked out.
-    fn snippet(&self, body: &str) -> String {
-        let mut text: String = body.trim().chars().take(300).collect();
+    /// `text` with every secret value blanked out.
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
         for secret in &self.secret_values {
             text = text.replace(secret.as_str(), "<redacted>");
         }
+        text
+    }
+
+    /// The start of a response body for an error message, with secret values blanked out
+    /// before it is cut, so no part of a secret crossing the cut survives.
+    fn snippet(&self, body: &str) -> String {
+        let text: String = self.redact(body.trim()).chars().take(300).collect();
         if text.is_empty() { String::new() } else { format!(": {text}") }
     }
+}
+
+/// The body, or `None` when it is longer than `limit` bytes (read no further than that).
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// A reqwest error with its causes, on one line.

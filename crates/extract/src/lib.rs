@@ -39,7 +39,7 @@ use graphetl_storage::{ObjectStore, StoreError, StoreErrorKind};
 
 pub use clock::{Clock, TokioClock, VirtualClock};
 pub use generator::{GeneratorConfig, generate};
-pub use http::{HttpOptions, extract_http, extract_http_with};
+pub use http::{DEFAULT_MAX_PAGE_BYTES, HttpOptions, SourceHosts, extract_http, extract_http_with};
 pub use secrets::{LocalSecrets, Secret, SecretError, SecretErrorKind, SecretRef, SecretResolver};
 pub use writer::{PartWriter, WrittenParts};
 
@@ -92,6 +92,25 @@ pub enum ExtractError {
         #[source]
         source: SecretError,
     },
+    /// The request would break the egress rules (a host not allowed, a secret over `http://`,
+    /// a redirect to another origin); refused before anything is sent to that host.
+    #[error("{url}: refused: {reason}")]
+    Refused {
+        /// The URL refused (a redirect's source page).
+        url: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// A page's body is larger than [`HttpOptions::max_page_bytes`].
+    #[error(
+        "{url}: the page is larger than {limit} bytes (HttpOptions::max_page_bytes); ask the source for smaller pages"
+    )]
+    PageTooLarge {
+        /// The page's URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+    },
     /// The source settings cannot work (a URL that does not parse, a bad header name).
     #[error("source settings: {0}")]
     BadSource(String),
@@ -113,9 +132,11 @@ impl ExtractError {
                 SecretErrorKind::Unavailable => ErrorName::SourceUnavailable,
                 SecretErrorKind::AccessDenied
                 | SecretErrorKind::NotFound
-                | SecretErrorKind::BadReference => ErrorName::BadSpec,
+                | SecretErrorKind::BadReference
+                | SecretErrorKind::Refused => ErrorName::BadSpec,
             },
-            ExtractError::BadSource(_) => ErrorName::BadSpec,
+            ExtractError::BadSource(_) | ExtractError::Refused { .. } => ErrorName::BadSpec,
+            ExtractError::PageTooLarge { .. } => ErrorName::SourceRejected,
             ExtractError::Store(e) => match e.kind() {
                 StoreErrorKind::NotFound => ErrorName::NotFound,
                 StoreErrorKind::Throttled => ErrorName::StorageThrottled,

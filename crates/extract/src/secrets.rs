@@ -2,7 +2,8 @@
 //!
 //! This module owns parsing a reference, the [`SecretResolver`] port, and [`LocalSecrets`]
 //! (environment variables and literals). The SSM Parameter Store and Secrets Manager resolver
-//! lives in `aws` behind the `aws` feature. A resolved value is a [`Secret`], whose `Debug`
+//! lives in `aws` behind the `aws` feature. [`SecretRef::parse_for`] holds the rules every run
+//! enforces (which variables, parameters and secrets a dataset may name). A resolved value is a [`Secret`], whose `Debug`
 //! never shows the value: it goes into a request header and nowhere else (no log, no error).
 
 use std::fmt;
@@ -45,6 +46,23 @@ impl SecretRef {
             ));
         }
         Ok(reference)
+    }
+
+    /// Parses a header reference of dataset `dataset` and checks it against the rules every
+    /// run enforces, locally and in the Lambda alike
+    /// ([`graphetl_core::spec::check_header_reference`]): `env:` reads only
+    /// `GRAPHETL_SECRET_*` variables and never `AWS_*`, `ssm:` only `/graphetl/<dataset>/…`,
+    /// `secretsmanager:` only `graphetl/<dataset>/…`. A refusal is [`SecretErrorKind::Refused`].
+    pub fn parse_for(text: &str, dataset: &str) -> Result<SecretRef, SecretError> {
+        let reference = SecretRef::parse(text)?;
+        graphetl_core::spec::check_header_reference(text, dataset)
+            .map_err(|message| SecretError::new(SecretErrorKind::Refused, message))?;
+        Ok(reference)
+    }
+
+    /// Whether the value is a secret (anything but `literal:`).
+    pub fn is_secret(&self) -> bool {
+        !matches!(self, SecretRef::Literal(_))
     }
 
     /// The reference without a literal's value (safe to log).
@@ -98,6 +116,9 @@ pub enum SecretErrorKind {
     AccessDenied,
     /// The secret service failed or throttled; a retry can succeed.
     Unavailable,
+    /// The reference is one no dataset may use (an `AWS_*` or unprefixed variable, another
+    /// dataset's parameter or secret).
+    Refused,
 }
 
 /// A failed lookup; its message names the reference, never a value.
@@ -164,6 +185,20 @@ impl LocalSecrets {
     /// Resolves `env:` and `literal:` references (synchronously).
     pub fn resolve_now(&self, reference: &SecretRef) -> Result<Secret, SecretError> {
         match reference {
+            // The same refusal as parse_for, for a resolver called with a reference that did
+            // not come through it: the process's own credentials are never a header value.
+            SecretRef::Env(name)
+                if name.to_ascii_uppercase().starts_with("AWS_")
+                    || !name.starts_with(graphetl_core::spec::SECRET_ENV_PREFIX) =>
+            {
+                Err(SecretError::new(
+                    SecretErrorKind::Refused,
+                    format!(
+                        "env:{name} is refused: only variables named {}* can be read",
+                        graphetl_core::spec::SECRET_ENV_PREFIX
+                    ),
+                ))
+            }
             SecretRef::Env(name) => (self.lookup)(name).map(Secret).ok_or_else(|| {
                 SecretError::new(
                     SecretErrorKind::NotFound,

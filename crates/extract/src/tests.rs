@@ -21,6 +21,8 @@ use crate::{
     ExtractError, HttpOptions, LocalSecrets, VirtualClock, extract_generator, extract_http_with,
 };
 
+mod egress;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const BUCKET: &str = "graphetl-test";
@@ -60,6 +62,7 @@ fn http_source(url: String, records_per_file: u64) -> HttpSource {
         cursor_path: Some("next_cursor".into()),
         records_per_file,
         headers: BTreeMap::new(),
+        url_secrets: BTreeMap::new(),
         rate_limit_per_second: 0.0,
         timeout_seconds: 10,
         max_attempts: 5,
@@ -316,12 +319,14 @@ async fn header_secrets_come_from_the_environment_and_never_reach_logs_or_errors
     )
     .await?;
     let mut spec = http_source(source.url_template(), 1000);
-    spec.headers.insert("Authorization".into(), "env:SOURCE_TOKEN".into());
+    spec.headers.insert("Authorization".into(), "env:GRAPHETL_SECRET_SOURCE_TOKEN".into());
     spec.headers.insert("X-Client".into(), "literal:graphetl".into());
     let clock = VirtualClock::new();
     let options = options(&clock);
 
-    let secrets = LocalSecrets::with_lookup(|name| (name == "SOURCE_TOKEN").then(|| TOKEN.into()));
+    let secrets = LocalSecrets::with_lookup(|name| {
+        (name == "GRAPHETL_SECRET_SOURCE_TOKEN").then(|| TOKEN.into())
+    });
     let result =
         extract_http_with(&spec, &window(), &env.store, BUCKET, DATASET, &secrets, &options)
             .await?;
@@ -334,7 +339,7 @@ async fn header_secrets_come_from_the_environment_and_never_reach_logs_or_errors
         .err()
         .ok_or("should fail")?;
     assert_eq!(error.error_name(), ErrorName::BadSpec);
-    assert!(error.to_string().contains("SOURCE_TOKEN is not set"), "{error}");
+    assert!(error.to_string().contains("GRAPHETL_SECRET_SOURCE_TOKEN is not set"), "{error}");
 
     // A wrong value: 401, permanent; neither value appears in the error.
     let wrong = LocalSecrets::with_lookup(|_| Some("Bearer wrong-9d2e".into()));

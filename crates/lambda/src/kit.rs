@@ -164,6 +164,10 @@ pub struct ExtractSettings {
     /// Records a `generator` source writes per window (`GRAPHETL_GENERATOR_RECORDS`,
     /// default 10000).
     pub generator_records: u64,
+    /// The hosts an `http` source may reach (`GRAPHETL_SOURCE_ALLOWED_HOSTS`, comma-separated,
+    /// set from the template's `SourceAllowedHosts`); unset or empty refuses every `http`
+    /// source, since the spec's URL alone must never decide where the function connects.
+    pub source_hosts: graphetl_extract::SourceHosts,
 }
 
 impl ExtractSettings {
@@ -175,7 +179,10 @@ impl ExtractSettings {
                 format!("GRAPHETL_GENERATOR_RECORDS={value:?} is not a number of records")
             })?,
         };
-        Ok(ExtractSettings { generator_records })
+        let source_hosts = graphetl_extract::SourceHosts::from_list(
+            &std::env::var("GRAPHETL_SOURCE_ALLOWED_HOSTS").unwrap_or_default(),
+        );
+        Ok(ExtractSettings { generator_records, source_hosts })
     }
 }
 

@@ -755,9 +755,18 @@ fn gremlin_url(endpoint: &str) -> Result<String, NeptuneError> {
         if endpoint.contains("://") { endpoint.to_owned() } else { format!("https://{endpoint}") };
     let url = reqwest::Url::parse(&with_scheme)
         .map_err(|e| NeptuneError::Config(format!("endpoint \"{endpoint}\": {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
+    // SigV4 headers and the session token must not travel in cleartext: http only to this
+    // machine (a local mock or tunnel).
+    let loopback = match url.host_str() {
+        Some(host) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    };
+    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
         return Err(NeptuneError::Config(format!(
-            "endpoint \"{endpoint}\": the scheme must be https (or http for a local server)"
+            "endpoint \"{endpoint}\": the scheme must be https (http only for a loopback server)"
         )));
     }
     if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
@@ -775,7 +784,10 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client, NeptuneError> {
         .pool_idle_timeout(config.pool_idle_timeout)
         .pool_max_idle_per_host(config.pool_max_idle_per_host)
         .tcp_keepalive(Some(Duration::from_secs(30)))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // Neptune never redirects; following one would send the signed headers (and the
+        // session token) to whatever host the Location names.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(timeout) = config.connect_timeout {
         builder = builder.connect_timeout(timeout);
     }

@@ -1667,7 +1667,17 @@ mod http_units {
         assert_eq!(ok("https://db.example.com:8182/"), "https://db.example.com:8182/gremlin");
         assert_eq!(ok("db.example.com:8182"), "https://db.example.com:8182/gremlin");
         assert_eq!(ok("http://127.0.0.1:8182"), "http://127.0.0.1:8182/gremlin");
-        for bad in ["ftp://db:8182", "https://db:8182/?x=1", "https://", "https://db:notaport"] {
+        assert_eq!(ok("http://localhost:8182"), "http://localhost:8182/gremlin");
+        assert_eq!(ok("http://[::1]:8182"), "http://[::1]:8182/gremlin");
+        for bad in [
+            "ftp://db:8182",
+            "https://db:8182/?x=1",
+            "https://",
+            "https://db:notaport",
+            // SigV4 headers and the session token in cleartext to another machine.
+            "http://db.example.com:8182",
+            "http://10.0.0.5:8182",
+        ] {
             assert!(matches!(url(bad), Err(NeptuneError::Config(_))), "{bad} should be refused");
         }
     }
@@ -1706,6 +1716,8 @@ mod mock {
         Raw { status: u16, body: &'static str },
         /// A body built by the test (stream pages, loader answers).
         Body { status: u16, body: String },
+        /// HTTP 307 to `location` (a hostile proxy or a hijacked endpoint).
+        Redirect { location: String },
     }
 
     impl Reply {
@@ -2001,6 +2013,7 @@ mod mock {
         let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         state.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let reply = lock(&state.script).pop_front().unwrap_or(Reply::Ok(None));
+        let mut redirect = None;
         let (status, text) = match reply {
             Reply::Ok(latency) => {
                 tokio::time::sleep(latency.unwrap_or(state.latency)).await;
@@ -2037,6 +2050,10 @@ mod mock {
                 tokio::time::sleep(state.latency).await;
                 (status, body)
             }
+            Reply::Redirect { location } => {
+                redirect = Some(location);
+                (307, String::new())
+            }
         };
         state.in_flight.fetch_sub(1, Ordering::SeqCst);
         if let Some(record) = lock(&state.log).get_mut(index) {
@@ -2047,6 +2064,9 @@ mod mock {
         *response.status_mut() =
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(location) = redirect.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(hyper::header::LOCATION, location);
+        }
         Ok(response)
     }
 }
@@ -2321,6 +2341,21 @@ mod against_mock {
             other => panic!("expected BadResponse, got {other:?}"),
         }
         assert_eq!(mock.requests().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redirect_is_not_followed_so_signed_headers_stay_with_neptune() {
+        let elsewhere = MockNeptune::start(None, Duration::ZERO).await;
+        let mock = MockNeptune::start(Some(expect(Some("session-token"))), Duration::ZERO).await;
+        mock.script([Reply::Redirect { location: format!("{}/gremlin", elsewhere.endpoint()) }]);
+        let client = client(config(&mock, iam(Some("session-token"))));
+        let error = client.execute(&one_request()).await.err();
+        assert!(
+            matches!(error, Some(NeptuneError::Server { status: 307, .. })),
+            "the 307 is the answer: {error:?}"
+        );
+        assert_eq!(mock.requests().len(), 1, "a 3xx is permanent, not retried");
+        assert!(elsewhere.requests().is_empty(), "nothing reached the redirect's target");
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,6 +6,9 @@
 //! then `--loader-status` (`LOAD_COMPLETED` by default; `LOAD_FAILED` comes with an insert error
 //! and its error log). It reads nothing from S3.
 //! It checks nothing about the query: it is a stand-in for the wire, not for Gremlin.
+//! It bounds what one request can make it allocate: a header line over 8 KiB, more than 100
+//! header lines, or a `Content-Length` over 150 MiB (Neptune's own request limit) is answered
+//! with 431 or 413 and the connection is closed.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,6 +44,13 @@ struct Shared {
     loader_status: String,
 }
 
+/// The longest request body accepted (Neptune's HTTP request limit is 150 MiB).
+const MAX_BODY_BYTES: usize = 150 * 1024 * 1024;
+
+/// The longest header line, and the most header lines, of one request.
+const MAX_HEADER_LINE: u64 = 8 * 1024;
+const MAX_HEADER_LINES: usize = 100;
+
 const BODY: &str = r#"{"requestId":"mock","status":{"message":"","code":200,"attributes":{"@type":"g:Map","@value":[]}},"result":{"data":{"@type":"g:List","@value":[]},"meta":{"@type":"g:Map","@value":[]}}}"#;
 
 const NO_STREAM_RECORDS: &str = r#"{"code":"StreamRecordsNotFoundException","requestId":"mock","detailedMessage":"No records found after the given position"}"#;
@@ -72,10 +82,17 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         let mut line = String::new();
         let mut first = true;
         let mut request_line = String::new();
+        let mut lines = 0usize;
         loop {
             line.clear();
-            if reader.read_line(&mut line).await? == 0 {
+            let read = (&mut reader).take(MAX_HEADER_LINE).read_line(&mut line).await?;
+            if read == 0 {
                 return Ok(());
+            }
+            lines += 1;
+            if !line.ends_with('\n') || lines > MAX_HEADER_LINES {
+                return refuse(&mut reader, &mut write, "431 Request Header Fields Too Large")
+                    .await;
             }
             let trimmed = line.trim_end();
             if trimmed.is_empty() && !first {
@@ -88,7 +105,11 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
             if let Some((name, value)) = trimmed.split_once(':')
                 && name.eq_ignore_ascii_case("content-length")
             {
-                length = value.trim().parse().unwrap_or(0);
+                match value.trim().parse::<usize>() {
+                    Ok(n) if n <= MAX_BODY_BYTES => length = n,
+                    Ok(_) => return refuse(&mut reader, &mut write, "413 Payload Too Large").await,
+                    Err(_) => return refuse(&mut reader, &mut write, "400 Bad Request").await,
+                }
             }
         }
         let mut body = vec![0u8; length];
@@ -121,6 +142,30 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         );
         write.write_all(response.as_bytes()).await?;
     }
+}
+
+/// Answers `status` with a Neptune-style error body, then closes the connection. Up to 1 MiB
+/// of what is left of the request is read and dropped first (for at most a second), so the
+/// close does not reset the connection before the client has read the answer.
+async fn refuse(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    status: &str,
+) -> std::io::Result<()> {
+    let body = serde_json::json!({"code": "BadRequestException", "requestId": "mock",
+        "detailedMessage": format!("graphetl mock-neptune: {status}")})
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    write.write_all(response.as_bytes()).await?;
+    write.shutdown().await?;
+    let mut rest = reader.take(1 << 20);
+    let mut sink = tokio::io::sink();
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), tokio::io::copy(&mut rest, &mut sink)).await;
+    Ok(())
 }
 
 /// Runs the command until killed (or `--max-requests`).

@@ -389,6 +389,34 @@ fn stream_reads_through_the_stand_in_and_rejects_bad_positions() {
     );
 }
 
+/// A request claiming a terabyte body is refused with 413 (not allocated), a header line
+/// without end with 431, and the stand-in keeps serving.
+#[test]
+fn the_neptune_stand_in_refuses_requests_it_would_have_to_allocate_without_bound() {
+    use std::io::{Read, Write};
+    let mock = start_mock_neptune();
+    let endpoint = mock.url.clone();
+    let addr = endpoint.trim_start_matches("http://").to_owned();
+    let ask = |request: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{e}"));
+        stream.write_all(request).unwrap_or_else(|e| panic!("{e}"));
+        // End of the request: the stand-in then closes the connection after its answer.
+        stream.shutdown(std::net::Shutdown::Write).unwrap_or_else(|e| panic!("{e}"));
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    let huge = ask(b"POST /gremlin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n");
+    let long = [b"POST /gremlin HTTP/1.1\r\nX: ".as_slice(), &[b'a'; 20_000]].concat();
+    let long = ask(&long);
+    let fine = ask(
+        b"POST /gremlin HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+    assert!(huge.starts_with("HTTP/1.1 413 Payload Too Large"), "{huge}");
+    assert!(long.starts_with("HTTP/1.1 431 Request Header Fields Too Large"), "{long}");
+    assert!(fine.starts_with("HTTP/1.1 200 OK"), "{fine}");
+}
+
 /// A running `graphetl mock-neptune`, stopped when dropped (also when a test fails).
 struct MockNeptune {
     child: std::process::Child,

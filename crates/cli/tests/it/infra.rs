@@ -209,3 +209,65 @@ fn every_lambda_binary_has_a_function_built_from_its_cargo_lambda_folder() {
     let undeployed: Vec<&String> = bins.difference(&functions).collect();
     assert!(undeployed.is_empty(), "Lambda binaries without a function: {undeployed:?}");
 }
+
+/// Issue 19's deploy guarantees, against the names the code reads: the extract function gets
+/// its allowed hosts from the template (the variable `ExtractSettings::from_env` reads),
+/// secrets are scoped to `graphetl/<dataset>/`, every function has reserved concurrency, the
+/// schedule has a dead-letter queue, and the data bucket is versioned and logged.
+#[test]
+fn the_template_wires_the_security_settings_the_code_reads() {
+    let template = read(&repo().join("infra/template.yaml"));
+    let all = resources(&template);
+    let resource = |id: &str| {
+        all.iter()
+            .find(|r| r.id == id)
+            .unwrap_or_else(|| panic!("no resource {id} in the template"))
+    };
+    let extract = resource("ExtractFunction");
+    let variables = entry(&extract.properties, "Environment")
+        .and_then(|e| entry(&entries(&e.body), "Variables").map(|v| entries(&v.body)))
+        .unwrap_or_default();
+    assert_eq!(
+        entry(&variables, "GRAPHETL_SOURCE_ALLOWED_HOSTS").map(|e| e.value),
+        Some("!Ref SourceAllowedHosts")
+    );
+    let kit = read(&repo().join("crates/lambda/src/kit.rs"));
+    assert!(kit.contains("\"GRAPHETL_SOURCE_ALLOWED_HOSTS\""), "kit.rs reads another name");
+    let policies =
+        entry(&extract.properties, "Policies").map(|e| e.body.join("\n")).unwrap_or_default();
+    assert!(
+        policies.contains("parameter/graphetl/*/*") && policies.contains("secret:graphetl/*/*")
+    );
+    assert!(!policies.contains("parameter/graphetl/*'"), "{policies}");
+
+    for function in all.iter().filter(|r| r.kind == "AWS::Serverless::Function") {
+        assert!(
+            entry(&function.properties, "ReservedConcurrentExecutions").is_some(),
+            "{} has no reserved concurrency",
+            function.id
+        );
+    }
+    let target = entry(&resource("PipelineSchedule").properties, "Target")
+        .map(|e| entries(&e.body))
+        .unwrap_or_default();
+    let dlq = entry(&target, "DeadLetterConfig").map(|e| e.body.join("\n")).unwrap_or_default();
+    assert!(dlq.contains("!GetAtt ScheduleDeadLetterQueue.Arn"), "{dlq}");
+    assert_eq!(resource("ScheduleDeadLetterQueue").kind, "AWS::SQS::Queue");
+    let alarm =
+        resource("ScheduleDeadLetterAlarm").properties.iter().map(|e| e.value).collect::<Vec<_>>();
+    assert!(alarm.contains(&"ApproximateNumberOfMessagesVisible"), "{alarm:?}");
+
+    let bucket = resource("DataBucket");
+    let versioning = entry(&bucket.properties, "VersioningConfiguration")
+        .map(|e| e.body.join("\n"))
+        .unwrap_or_default();
+    assert!(versioning.contains("Status: Enabled"), "{versioning}");
+    let logging = entry(&bucket.properties, "LoggingConfiguration")
+        .map(|e| e.body.join("\n"))
+        .unwrap_or_default();
+    assert!(logging.contains("!Ref AccessLogBucket"), "{logging}");
+    let lifecycle = entry(&bucket.properties, "LifecycleConfiguration")
+        .map(|e| e.body.join("\n"))
+        .unwrap_or_default();
+    assert!(lifecycle.contains("NoncurrentVersionExpiration"), "{lifecycle}");
+}

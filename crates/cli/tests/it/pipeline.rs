@@ -188,6 +188,78 @@ fn the_chosen_throttling_policy_beats_the_seed_policy_under_contention() {
     assert!(chosen.1 < seed.1, "the chosen policy is slower than the seed policy: {rows:?}");
 }
 
+/// A state machine of statemachine/ with its placeholders filled as the template would.
+fn substituted(name: &str) -> StateMachine {
+    let mut text = load(name).0;
+    for (placeholder, value) in [
+        ("DataBucket", "data"),
+        ("TransformFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:transform"),
+        ("ExtractFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:extract"),
+        ("AggregateFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:aggregate"),
+        ("LoadFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:load"),
+        (
+            "ProcessFilesStateMachineArn",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:process-files",
+        ),
+    ] {
+        text = text.replace(&format!("${{{placeholder}}}"), value);
+    }
+    StateMachine::from_json(&text, name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One execution can take only so much: a concurrency override above its documented maximum
+/// (or 0, which a Map reads as unlimited) fails the run before any step runs.
+#[test]
+fn concurrency_overrides_above_their_maxima_fail_the_run_before_any_step() {
+    use std::sync::Arc;
+
+    use graphetl_states::exec::{Engine, Status};
+    use graphetl_states::resolve::{FunctionError, Functions};
+    use serde_json::{Value, json};
+
+    let pipeline = substituted("pipeline.asl.json");
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut functions = Functions::new();
+    for name in ["extract", "transform", "aggregate", "load"] {
+        let calls = calls.clone();
+        functions.register(
+            name,
+            Arc::new(move |_: Value| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move { Err::<Value, _>(FunctionError::new("Unexpected", "called")) }
+            }),
+            None,
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::builder().functions(functions).build();
+    for (field, value, maximum) in [
+        ("max_concurrency", json!(500), 100),
+        ("max_concurrency", json!(0), 100),
+        ("file_concurrency", json!(21), 20),
+        ("aggregate_concurrency", json!(1000), 20),
+        ("load_writers", json!(33), 32),
+        ("load_writers", json!("8"), 32),
+    ] {
+        let mut input = json!({"dataset": "service-calls", "prefix": "raw/service-calls/"});
+        input[field] = value.clone();
+        let execution =
+            runtime.block_on(engine.run("graphetl-pipeline", &pipeline, input, "capped"));
+        assert_eq!(execution.status, Status::Failed, "{field} = {value}");
+        assert_eq!(execution.error.as_deref(), Some("GraphEtl.BadEvent"), "{field} = {value}");
+        let cause = execution.cause.unwrap_or_default();
+        assert!(
+            cause.starts_with(&format!("{field} must be a number from 1 to {maximum}")),
+            "{field} = {value}: {cause}"
+        );
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0, "no step ran");
+}
+
 /// The real pipeline over 20,000 raw files (transform_only, a no-op transform function): every
 /// execution's history equals the static budget's count for it.
 #[test]
@@ -198,25 +270,8 @@ fn a_run_over_20000_files_matches_the_static_budget() {
     use graphetl_states::resolve::{FunctionError, Functions, MemoryStore};
     use serde_json::{Value, json};
 
-    let substitute = |name: &str| {
-        let mut text = load(name).0;
-        for (placeholder, value) in [
-            ("DataBucket", "data"),
-            ("TransformFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:transform"),
-            ("ExtractFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:extract"),
-            ("AggregateFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:aggregate"),
-            ("LoadFunctionArn", "arn:aws:lambda:us-east-1:123456789012:function:load"),
-            (
-                "ProcessFilesStateMachineArn",
-                "arn:aws:states:us-east-1:123456789012:stateMachine:process-files",
-            ),
-        ] {
-            text = text.replace(&format!("${{{placeholder}}}"), value);
-        }
-        StateMachine::from_json(&text, name).unwrap_or_else(|e| panic!("{e}"))
-    };
-    let pipeline = substitute("pipeline.asl.json");
-    let process_files = substitute("process-files.asl.json");
+    let pipeline = substituted("pipeline.asl.json");
+    let process_files = substituted("process-files.asl.json");
     let store = Arc::new(MemoryStore::new());
     for i in 0..20_000 {
         store.insert(

@@ -1,5 +1,6 @@
 //! Entry point of the extract Lambda. All logic lives in the extract handler.
 
+use graphetl_extract::HttpOptions;
 use graphetl_extract::secrets::aws::AwsSecrets;
 use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::kit;
@@ -14,6 +15,7 @@ async fn main() -> Result<(), kit::Error> {
     let secrets = AwsSecrets::new(&sdk_config);
     let options = ExtractOptions {
         generator_records: settings.generator_records,
+        http: HttpOptions { hosts: settings.source_hosts, ..HttpOptions::default() },
         ..ExtractOptions::default()
     };
     let handler = ExtractHandler::new(store, secrets, options);
