@@ -19,10 +19,7 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use crate::choice::ChoiceRule;
-use crate::intrinsics::Intrinsic;
-use crate::path::JsonPath;
-use crate::payload::PayloadTemplate;
+use crate::query::jsonpath::{ChoiceRule, Intrinsic, JsonPath, PayloadTemplate};
 
 mod json;
 mod parse;

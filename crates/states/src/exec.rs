@@ -1271,7 +1271,7 @@ impl Engine {
     /// The store, rendered parameters and bucket of an ItemReader or ResultWriter call.
     fn s3_call(
         &self,
-        template: &crate::payload::PayloadTemplate,
+        template: &crate::query::jsonpath::PayloadTemplate,
         effective: &Value,
         context: &Value,
         error: &str,

@@ -8,14 +8,11 @@
 
 pub mod asl;
 pub mod budget;
-pub mod choice;
 pub mod error;
 pub mod exec;
 pub mod history;
-pub mod intrinsics;
 pub mod mock;
-pub mod path;
-pub mod payload;
+pub mod query;
 pub mod resolve;
 pub mod rng;
 

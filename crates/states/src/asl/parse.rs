@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::json::{Node, get};
 use super::*;
-use crate::intrinsics::looks_like_intrinsic;
+use crate::query::jsonpath::looks_like_intrinsic;
 
 /// Marks a part whose problem is already recorded.
 struct Reported;

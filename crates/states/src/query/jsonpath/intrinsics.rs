@@ -15,7 +15,7 @@ use serde_json::{Number, Value};
 use sha2::Digest as _;
 
 use crate::error::{StatesError, names};
-use crate::path::JsonPath;
+use super::path::JsonPath;
 use crate::rng::Rng;
 
 /// "You can nest up to 10 intrinsic functions within a field" (intrinsic-functions.html).

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
 use crate::error::{StatesError, names};
-use crate::path::{JsonPath, compare_numbers};
+use super::path::{JsonPath, compare_numbers};
 
 /// Guard against stack exhaustion on absurdly nested `And`/`Or`/`Not` built in code.
 const MAX_RULE_DEPTH: usize = 100;
