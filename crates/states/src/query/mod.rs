@@ -118,8 +118,7 @@ pub trait QueryLanguage: Sync {
     ) -> Result<Option<&'c str>, StatesError>;
 
     /// The items a Map iterates over without an ItemReader (`ItemsPath`), as a JSON array.
-    fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>)
-    -> Result<Value, StatesError>;
+    fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError>;
 
     /// The input of one Map iteration or child (`ItemSelector`, with `$$.Map.Item`).
     fn item_input(
@@ -164,4 +163,3 @@ pub fn language(state: &State) -> &'static dyn QueryLanguage {
     let _ = state;
     &jsonpath::JsonPathLanguage
 }
-

@@ -123,12 +123,7 @@ impl QueryLanguage for JsonPathLanguage {
         Ok(None)
     }
 
-    fn items(
-        &self,
-        map: &Map,
-        effective: &Value,
-        scope: &Scope<'_>,
-    ) -> Result<Value, StatesError> {
+    fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError> {
         match &map.items_path {
             Some(path) => path.select(effective, scope.context),
             None => Ok(effective.clone()),
