@@ -238,7 +238,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::exec::{Engine, EngineOptions};
+    use crate::engine::{Engine, EngineOptions};
     use crate::resolve::{FunctionError, Functions, MemoryStore};
 
     fn machine(definition: Value) -> StateMachine {

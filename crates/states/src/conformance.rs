@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{Value, json};
 
 use crate::asl::StateMachine;
-use crate::exec::{Engine, EngineOptions, Execution, Status};
+use crate::engine::{Engine, EngineOptions, Execution, Status};
 use crate::mock::MockCase;
 use crate::resolve::{FunctionError, Functions, MemoryStore};
 

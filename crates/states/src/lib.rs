@@ -8,13 +8,16 @@
 
 pub mod asl;
 pub mod budget;
+pub mod engine;
 pub mod error;
-pub mod exec;
 pub mod history;
 pub mod mock;
 pub mod query;
 pub mod resolve;
 pub mod rng;
+
+/// The engine under its former name, so `graphetl_states::exec::…` paths keep working.
+pub use engine as exec;
 
 #[cfg(test)]
 mod conformance;
