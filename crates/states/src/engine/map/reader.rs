@@ -1,14 +1,16 @@
 //! A Distributed Map's ItemReader: the objects under a prefix (`s3:listObjectsV2`, one item per
 //! object) or one object's contents (`s3:getObject` as JSON, JSONL or CSV), capped by
-//! `ReaderConfig.MaxItems(Path)`. Store failures are
+//! `ReaderConfig.MaxItems(Path)`. Store failures (after retries of throttling) are
 //! `States.ItemReaderFailed`.
 
 use serde_json::{Map as JsonMap, Value, json};
 
 use super::MapCall;
+use super::store::retrying;
 use crate::asl::{CsvHeaderLocation, Dynamic, ReaderInputType, ReaderSource};
 use crate::engine::Engine;
 use crate::error::{StatesError, names};
+use crate::resolve::ItemStoreError;
 
 /// Parses an object's text into items.
 fn parse_items(input_type: &ReaderInputType, text: &str) -> Result<Vec<Value>, String> {
@@ -59,20 +61,20 @@ impl Engine {
         let (store, parameters, bucket) =
             self.s3_call(&reader.parameters, call, names::ITEM_READER_FAILED, "ItemReader")?;
         let reader_error = |message: String| StatesError::new(names::ITEM_READER_FAILED, message);
+        let store_error = |e: ItemStoreError| reader_error(e.message);
         let mut items = match &reader.source {
             ReaderSource::ListObjectsV2 => {
                 let prefix = parameters.get("Prefix").and_then(Value::as_str).unwrap_or_default();
-                store
-                    .list(&bucket, prefix)
+                retrying(|| store.list(&bucket, prefix))
                     .await
-                    .map_err(reader_error)?
+                    .map_err(store_error)?
                     .into_iter()
                     .map(|o| json!({"Etag": o.etag, "Key": o.key, "LastModified": o.last_modified, "Size": o.size, "StorageClass": "STANDARD"}))
                     .collect::<Vec<_>>()
             }
             ReaderSource::GetObject { input_type } => {
                 let key = parameters.get("Key").and_then(Value::as_str).unwrap_or_default();
-                let body = store.get(&bucket, key).await.map_err(reader_error)?;
+                let body = retrying(|| store.get(&bucket, key)).await.map_err(store_error)?;
                 let text = String::from_utf8(body)
                     .map_err(|_| reader_error(format!("s3://{bucket}/{key} is not UTF-8")))?;
                 parse_items(input_type, &text)

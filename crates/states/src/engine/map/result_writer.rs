@@ -1,15 +1,17 @@
 //! A Distributed Map's ResultWriter: `SUCCEEDED_0.json`, `FAILED_0.json` and `PENDING_0.json`
 //! (each only when it has records) and `manifest.json` under `<Prefix>/<map-run-id>/`, in the
-//! layout and record shape AWS writes. Store failures are
+//! layout and record shape AWS writes. Store failures (after retries of throttling) are
 //! `States.ResultWriterFailed`.
 
 use serde_json::{Value, json};
 
 use super::MapCall;
 use super::distributed::{Children, RunIds};
+use super::store::retrying;
 use crate::asl::ResultWriter;
 use crate::engine::{Engine, Execution, Status};
 use crate::error::{StatesError, names};
+use crate::resolve::ItemStoreError;
 
 impl Engine {
     /// Writes a Map Run's results; returns the manifest's bucket and key.
@@ -43,7 +45,8 @@ impl Engine {
             .map(|input| json!({"Input": input.to_string(), "InputDetails": {"Included": true}, "Status": "PENDING"}))
             .collect();
         let mut files = json!({"FAILED": [], "PENDING": [], "SUCCEEDED": []});
-        let write_error = |e: String| StatesError::new(names::RESULT_WRITER_FAILED, e);
+        let write_error =
+            |e: ItemStoreError| StatesError::new(names::RESULT_WRITER_FAILED, e.message);
         for (kind, records) in
             [("SUCCEEDED", records(true)), ("FAILED", records(false)), ("PENDING", pending)]
         {
@@ -53,7 +56,7 @@ impl Engine {
             let key = format!("{base}/{kind}_0.json");
             let body = Value::Array(records).to_string().into_bytes();
             let size = body.len();
-            store.put(&bucket, &key, body).await.map_err(write_error)?;
+            retrying(|| store.put(&bucket, &key, body.clone())).await.map_err(write_error)?;
             if let Some(list) = files.get_mut(kind).and_then(Value::as_array_mut) {
                 list.push(json!({"Key": key, "Size": size}));
             }
@@ -61,10 +64,8 @@ impl Engine {
         let manifest_key = format!("{base}/manifest.json");
         let manifest =
             json!({"DestinationBucket": bucket, "MapRunArn": ids.arn, "ResultFiles": files});
-        store
-            .put(&bucket, &manifest_key, manifest.to_string().into_bytes())
-            .await
-            .map_err(write_error)?;
+        let body = manifest.to_string().into_bytes();
+        retrying(|| store.put(&bucket, &manifest_key, body.clone())).await.map_err(write_error)?;
         Ok((bucket, manifest_key))
     }
 
