@@ -31,6 +31,8 @@ mod parallel;
 mod retry;
 mod state;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -182,3 +182,87 @@ impl QueryLanguage for JsonPathLanguage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::{Value, json};
+
+    use crate::asl::{StateKind, StateMachine};
+    use crate::query::{Scope, language};
+    use crate::rng::Rng;
+
+    fn machine(states: Value) -> StateMachine {
+        let definition = json!({"StartAt": "S", "States": states});
+        match StateMachine::from_json(&definition.to_string(), "test.asl.json") {
+            Ok(machine) => machine,
+            Err(e) => panic!("test definition is invalid: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_task_applies_input_path_parameters_then_selector_result_path_output_path() {
+        let machine = machine(json!({"S": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "InputPath": "$.job",
+            "Parameters": {"FunctionName": "f", "Payload": {"id.$": "$.id", "run.$": "$$.Execution.Name"}},
+            "ResultSelector": {"value.$": "$.Payload.value"},
+            "ResultPath": "$.job.result",
+            "OutputPath": "$.job",
+            "End": true
+        }}));
+        let Some(state) = machine.state("S") else { panic!("no state S") };
+        let rng = Mutex::new(Rng::seeded(1));
+        let context = json!({"Execution": {"Name": "e1"}});
+        let scope = Scope::new(&context, &rng);
+        let q = language(state);
+        let raw = json!({"job": {"id": 7}, "other": 1});
+        let effective = q.effective_input(state, &raw, &scope).unwrap_or_default();
+        assert_eq!(effective, json!({"id": 7}));
+        let parameters = q.parameters(state, effective, &scope).unwrap_or_default();
+        assert_eq!(parameters, json!({"FunctionName": "f", "Payload": {"id": 7, "run": "e1"}}));
+        let result = json!({"Payload": {"value": 42}, "StatusCode": 200});
+        let output = q.state_output(state, &raw, result, &scope).unwrap_or_default();
+        assert_eq!(output, json!({"id": 7, "result": {"value": 42}}));
+    }
+
+    #[test]
+    fn choice_catcher_and_map_items_go_through_the_same_language() {
+        let machine = machine(json!({
+            "S": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "M"}], "Default": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.items",
+                  "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "n.$": "$.n"},
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "D"}],
+                  "Next": "D"},
+            "D": {"Type": "Succeed"}
+        }));
+        let rng = Mutex::new(Rng::seeded(1));
+        let context = json!({});
+        let scope = Scope::new(&context, &rng);
+        let (Some(choice_state), Some(map_state)) = (machine.state("S"), machine.state("M")) else {
+            panic!("states missing")
+        };
+        let (StateKind::Choice(choice), StateKind::Map(map)) =
+            (&choice_state.kind, &map_state.kind)
+        else {
+            panic!("wrong kinds")
+        };
+        let q = language(choice_state);
+        assert_eq!(q.choose(choice, &json!({"n": 2}), &scope).ok().flatten(), Some("M"));
+        assert_eq!(q.choose(choice, &json!({"n": 0}), &scope).ok().flatten(), None);
+        let input = json!({"n": 3, "items": ["a", "b"]});
+        assert_eq!(q.items(map, &input, &scope).ok(), Some(json!(["a", "b"])));
+        assert_eq!(
+            q.item_input(map, &input, &scope, 1, &json!("b")).ok(),
+            Some(json!({"i": 1, "v": "b", "n": 3}))
+        );
+        let catcher = &map.catch[0];
+        let caught = q.catcher_output(catcher, &input, json!({"Error": "E", "Cause": "c"}));
+        assert_eq!(
+            caught.ok(),
+            Some(json!({"n": 3, "items": ["a", "b"], "error": {"Error": "E", "Cause": "c"}}))
+        );
+    }
+}
