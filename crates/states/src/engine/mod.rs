@@ -9,12 +9,12 @@
 //! [`Execution`] carries its output, error and full [`History`].
 //!
 //! One file per concern, each state kind on its own page:
-//! - [`execution`]: one execution from `ExecutionStarted` to its end (timeouts, EXPRESS
+//! - `execution`: one execution from `ExecutionStarted` to its end (timeouts, EXPRESS
 //!   limits, the quota), the state loop and the context object;
-//! - [`state`]: entering and leaving a state, and the simple states (Pass, Wait, Succeed, Fail);
-//!   [`choice`], [`task`], [`parallel`], [`map`] (inline and distributed: item reading,
+//! - `state`: entering and leaving a state, and the simple states (Pass, Wait, Succeed, Fail);
+//!   `choice`, `task`, `parallel`, `map` (inline and distributed: item reading,
 //!   batching, child executions, the result writer) for the others;
-//! - [`retry`]: `Retry` and `Catch`, and [`child`]: `states:startExecution` children.
+//! - `retry`: `Retry` and `Catch`, and `child`: `states:startExecution` children.
 //!
 //! Input and output processing goes through the query-language seam ([`crate::query`]); the
 //! engine never evaluates a path or template itself.

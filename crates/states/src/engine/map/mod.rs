@@ -2,10 +2,10 @@
 //! item's input (`ItemSelector`), the iterations, and `MapStateSucceeded`/`MapStateFailed`
 //! with `ResultSelector`/`ResultPath`/`OutputPath` on the results.
 //!
-//! [`inline`] runs iterations inside the parent's history; [`distributed`] runs each item or
-//! batch as a child execution of a Map Run, reading items through [`reader`] (S3
-//! `listObjectsV2`/`getObject`), grouping them in [`batcher`] and exporting results through
-//! [`result_writer`].
+//! `inline` runs iterations inside the parent's history; `distributed` runs each item or
+//! batch as a child execution of a Map Run, reading items through `reader` (S3
+//! `listObjectsV2`/`getObject`), grouping them in `batcher` and exporting results through
+//! `result_writer`.
 
 mod batcher;
 mod distributed;

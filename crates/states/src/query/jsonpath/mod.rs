@@ -1,5 +1,5 @@
 //! JSONPath, the default query language of the Amazon States Language, behind the
-//! [`QueryLanguage`](super::QueryLanguage) seam: paths ([`path`]), payload templates
+//! [`QueryLanguage`] seam: paths ([`path`]), payload templates
 //! ([`payload`]), the intrinsic functions ([`intrinsics`]) and Choice rules ([`choice`]), each
 //! parsed once when a definition is loaded, and [`JsonPathLanguage`], which applies them in the
 //! order the ASL spec gives: `InputPath` → `Parameters` → (the state's work) → `ResultSelector` →
