@@ -10,7 +10,7 @@
 //! silently.
 //!
 //! This module owns the shape of a definition only. It does not evaluate paths, payload templates,
-//! intrinsic functions or Choice rules (`path`, `payload`, `intrinsics`, `choice` do), and it runs
+//! intrinsic functions or Choice rules (the query language does: `query::jsonpath`), and it runs
 //! nothing.
 
 use std::collections::{BTreeSet, HashMap};

@@ -1045,7 +1045,7 @@ impl Parser {
         }
     }
 
-    /// A payload template: a JSON object parsed by the `payload` module.
+    /// A payload template: a JSON object parsed by `query::jsonpath::payload`.
     fn template(&mut self, at: Option<&str>, field: &str, node: &Node) -> Parsed<PayloadTemplate> {
         match node {
             Node::Object(_) => PayloadTemplate::parse(&node.to_value())
