@@ -3,11 +3,26 @@
 
 use std::time::UNIX_EPOCH;
 
-use graphetl_states::resolve::{BoxFuture, ItemStore, ObjectEntry};
-use graphetl_storage::ObjectStore;
+use graphetl_states::resolve::{
+    BoxFuture, ItemStore, ItemStoreError, ItemStoreErrorKind, ObjectEntry,
+};
+use graphetl_storage::{ObjectStore, StoreError, StoreErrorKind};
 
 /// An [`ObjectStore`] seen as the interpreter's [`ItemStore`].
 pub struct StoreItems<S>(pub S);
+
+/// A storage failure as the interpreter sees it: the kind decides whether the Distributed Map
+/// tries again (throttled, unavailable) or fails at once; the message is the Map Run's cause.
+fn item_store_error(error: StoreError) -> ItemStoreError {
+    let kind = match error.kind() {
+        StoreErrorKind::Throttled => ItemStoreErrorKind::Throttled,
+        StoreErrorKind::Unavailable => ItemStoreErrorKind::Unavailable,
+        StoreErrorKind::NotFound => ItemStoreErrorKind::NotFound,
+        StoreErrorKind::AccessDenied => ItemStoreErrorKind::AccessDenied,
+        _ => ItemStoreErrorKind::Other,
+    };
+    ItemStoreError::new(kind, error.to_string())
+}
 
 fn iso(time: Option<std::time::SystemTime>) -> String {
     let millis = time
@@ -24,9 +39,9 @@ impl<S: ObjectStore> ItemStore for StoreItems<S> {
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, ItemStoreError>> {
         Box::pin(async move {
-            let objects = self.0.list(bucket, prefix).await.map_err(|e| e.to_string())?;
+            let objects = self.0.list(bucket, prefix).await.map_err(item_store_error)?;
             Ok(objects
                 .into_iter()
                 .map(|o| ObjectEntry {
@@ -39,8 +54,12 @@ impl<S: ObjectStore> ItemStore for StoreItems<S> {
         })
     }
 
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
-        Box::pin(async move { self.0.get_bytes(bucket, key).await.map_err(|e| e.to_string()) })
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ItemStoreError>> {
+        Box::pin(async move { self.0.get_bytes(bucket, key).await.map_err(item_store_error) })
     }
 
     fn put<'a>(
@@ -48,13 +67,13 @@ impl<S: ObjectStore> ItemStore for StoreItems<S> {
         bucket: &'a str,
         key: &'a str,
         body: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ItemStoreError>> {
         Box::pin(async move {
             self.0
                 .put_bytes(bucket, key, body, Some("application/json"))
                 .await
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(item_store_error)
         })
     }
 }

@@ -757,6 +757,21 @@ mod distributed_map_over_the_local_endpoint {
         assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
         Ok(())
     }
+
+    #[tokio::test]
+    async fn a_missing_object_is_not_found_to_the_interpreter() -> TestResult {
+        use graphetl_states::resolve::{ItemStore, ItemStoreErrorKind};
+
+        let root = tempfile::tempdir()?;
+        let server = LocalS3::start(root.path()).await?;
+        server.store().ensure_bucket(BUCKET).await?;
+        let items = StoreItems(server.store());
+        let missing = items.get(BUCKET, "raw/none.json").await.map_err(|e| e.kind);
+        assert_eq!(missing, Err(ItemStoreErrorKind::NotFound));
+        items.put(BUCKET, "raw/one.json", b"[1]".to_vec()).await?;
+        assert_eq!(items.get(BUCKET, "raw/one.json").await?, b"[1]".to_vec());
+        Ok(())
+    }
 }
 
 mod extract_tests {

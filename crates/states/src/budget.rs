@@ -2,7 +2,8 @@
 //! attempts per task, the worst-case number of history events of every execution it starts,
 //! parent and Distributed Map children alike.
 //!
-//! The arithmetic is the interpreter's (reference §1.2–1.4): Pass/Choice/Wait/Succeed 2 events,
+//! The arithmetic is the interpreter's (§1.2–1.4 of the project's Step Functions reference
+//! notes, the event sequences recorded from AWS histories): Pass/Choice/Wait/Succeed 2 events,
 //! Fail 1, a Lambda task 5 + 3 per failed attempt, a `.sync` task 6 + 4 per failed attempt,
 //! Parallel 4 + its branches, an inline Map 4 + per item (2 + its processor), a Distributed Map 6
 //! in the parent and one child execution (2 + its processor) per item or batch. A Choice takes its
@@ -238,7 +239,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::exec::{Engine, EngineOptions};
+    use crate::engine::{Engine, EngineOptions};
     use crate::resolve::{FunctionError, Functions, MemoryStore};
 
     fn machine(definition: Value) -> StateMachine {

@@ -1,10 +1,14 @@
 //! Conformance suite of the interpreter: small definitions with their input, expected output
 //! and expected event-type sequence.
 //!
-//! Event sequences come from ../shared/reference/step-functions.md §1.2–1.3, which records the
-//! sequences of AWS-recorded histories (LocalStack's snapshot tests, verified against AWS) and the
-//! Step Functions developer guide ("Execution history events", "Handling errors", "Map state",
-//! "Distributed Map", "ResultWriter"). Each case names its source.
+//! "reference §n" below cites the sections of the project's Step Functions reference notes
+//! (`step-functions.md`, kept with the design notes outside this repository), which gather what
+//! AWS documents and what recorded histories show: §1.1–1.3 the quota and the event sequences of
+//! each state type, success, retry and catch (from LocalStack's snapshot tests, recorded against
+//! AWS, and the developer guide's "Execution history events" and "Handling errors"); §2.4–2.5
+//! Distributed Map tolerance, EXPRESS children and the ResultWriter layout; §3 retriers, error
+//! names and catchers; §4 nested executions; §5.1 the JSONPath pipeline and the `lambda:invoke`
+//! result shape. Each case names its source.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{Value, json};
 
 use crate::asl::StateMachine;
-use crate::exec::{Engine, EngineOptions, Execution, Status};
+use crate::engine::{Engine, EngineOptions, Execution, Status};
 use crate::mock::MockCase;
 use crate::resolve::{FunctionError, Functions, MemoryStore};
 

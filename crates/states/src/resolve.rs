@@ -153,6 +153,48 @@ pub struct ObjectEntry {
     pub last_modified: String,
 }
 
+/// What kind of object-store failure happened, which decides whether trying again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ItemStoreErrorKind {
+    /// The store is throttling requests (S3 `SlowDown`, HTTP 503/429); transient.
+    Throttled,
+    /// The store is briefly unreachable or failing (timeouts, HTTP 5xx); transient.
+    Unavailable,
+    /// The bucket or object does not exist (`NoSuchKey`, `NoSuchBucket`).
+    NotFound,
+    /// The caller may not read or write it.
+    AccessDenied,
+    /// Anything else; not retried.
+    Other,
+}
+
+impl ItemStoreErrorKind {
+    /// Whether the same call may succeed if tried again.
+    pub fn is_transient(self) -> bool {
+        matches!(self, ItemStoreErrorKind::Throttled | ItemStoreErrorKind::Unavailable)
+    }
+}
+
+/// A failed ItemReader or ResultWriter call on the object store. The engine retries transient
+/// kinds a few times and then, like every other kind, fails the Map Run with
+/// `States.ItemReaderFailed` or `States.ResultWriterFailed` and this message as the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ItemStoreError {
+    /// What kind of failure.
+    pub kind: ItemStoreErrorKind,
+    /// The store's message (the Map Run's cause).
+    pub message: String,
+}
+
+impl ItemStoreError {
+    /// Builds an error.
+    pub fn new(kind: ItemStoreErrorKind, message: impl Into<String>) -> ItemStoreError {
+        ItemStoreError { kind, message: message.into() }
+    }
+}
+
 /// The S3 operations a Distributed Map needs (ItemReader and ResultWriter).
 pub trait ItemStore: Send + Sync {
     /// Lists every object under `prefix`, in key order.
@@ -160,16 +202,20 @@ pub trait ItemStore: Send + Sync {
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, ItemStoreError>>;
     /// Reads one object.
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ItemStoreError>>;
     /// Writes one object.
     fn put<'a>(
         &'a self,
         bucket: &'a str,
         key: &'a str,
         body: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), ItemStoreError>>;
 }
 
 /// An in-memory object store, for tests and simulations.
@@ -210,9 +256,12 @@ impl ItemStore for MemoryStore {
         &'a self,
         bucket: &'a str,
         prefix: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<ObjectEntry>, ItemStoreError>> {
         Box::pin(async move {
-            let objects = self.objects.lock().map_err(|_| "store poisoned".to_owned())?;
+            let objects = self
+                .objects
+                .lock()
+                .map_err(|_| ItemStoreError::new(ItemStoreErrorKind::Other, "store poisoned"))?;
             Ok(objects
                 .iter()
                 .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
@@ -226,9 +275,18 @@ impl ItemStore for MemoryStore {
         })
     }
 
-    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+    fn get<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ItemStoreError>> {
         Box::pin(async move {
-            self.object(bucket, key).ok_or_else(|| format!("NoSuchKey: s3://{bucket}/{key}"))
+            self.object(bucket, key).ok_or_else(|| {
+                ItemStoreError::new(
+                    ItemStoreErrorKind::NotFound,
+                    format!("NoSuchKey: s3://{bucket}/{key}"),
+                )
+            })
         })
     }
 
@@ -237,7 +295,7 @@ impl ItemStore for MemoryStore {
         bucket: &'a str,
         key: &'a str,
         body: Vec<u8>,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ItemStoreError>> {
         Box::pin(async move {
             self.insert(bucket, key, body);
             Ok(())

@@ -11,8 +11,8 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
+use super::path::{JsonPath, compare_numbers};
 use crate::error::{StatesError, names};
-use crate::path::{JsonPath, compare_numbers};
 
 /// Guard against stack exhaustion on absurdly nested `And`/`Or`/`Not` built in code.
 const MAX_RULE_DEPTH: usize = 100;

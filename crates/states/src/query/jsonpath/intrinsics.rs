@@ -14,8 +14,8 @@ use base64::Engine as _;
 use serde_json::{Number, Value};
 use sha2::Digest as _;
 
+use super::path::JsonPath;
 use crate::error::{StatesError, names};
-use crate::path::JsonPath;
 use crate::rng::Rng;
 
 /// "You can nest up to 10 intrinsic functions within a field" (intrinsic-functions.html).

@@ -9,9 +9,9 @@
 
 use serde_json::{Map, Value};
 
+use super::intrinsics::{Intrinsic, looks_like_intrinsic};
+use super::path::JsonPath;
 use crate::error::{StatesError, names};
-use crate::intrinsics::{Intrinsic, looks_like_intrinsic};
-use crate::path::JsonPath;
 use crate::rng::Rng;
 
 /// Guard against stack exhaustion on pathologically deep templates built in code

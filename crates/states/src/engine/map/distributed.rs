@@ -1,0 +1,259 @@
+//! Distributed Map: a Map Run (`MapRunStarted` … `MapRunSucceeded`/`MapRunFailed`) whose items
+//! or batches each run as a child execution with its own history (STANDARD or EXPRESS), up to
+//! `MaxConcurrency` at once (10,000 by default), stopping once failures pass
+//! `ToleratedFailureCount`/`ToleratedFailurePercentage`. The parent's history holds six events
+//! whatever the item count.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::{MapCall, batcher};
+use crate::asl::{Dynamic, ExecutionType, MapMode};
+use crate::engine::execution::{Ctx, Names, json_map};
+use crate::engine::{Engine, Execution, FailedItem, MapRun, Status};
+use crate::error::{StatesError, names};
+
+/// Distributed Map children run at most this many at once when nothing else is set.
+const DISTRIBUTED_MAP_DEFAULT_CONCURRENCY: usize = 10_000;
+
+/// The identity of one Map Run.
+pub(super) struct RunIds {
+    /// The children's state machine name, `parent/Label`.
+    child_machine: String,
+    /// The Map Run ARN.
+    pub(super) arn: String,
+    /// Its last `:`-separated part (the ResultWriter folder).
+    pub(super) id: String,
+}
+
+/// How many failed children a Map Run tolerates.
+struct Tolerance {
+    count: Option<u64>,
+    percentage: Option<f64>,
+}
+
+impl Tolerance {
+    /// `ToleratedFailureCount(Path)` and `ToleratedFailurePercentage(Path)`.
+    fn of(call: &MapCall<'_>) -> Result<Tolerance, StatesError> {
+        let count = match &call.map.tolerated_failure_count {
+            Some(Dynamic::Fixed(n)) => Some(*n),
+            Some(Dynamic::Path(path)) => Some(call.select(path)?.as_u64().ok_or_else(|| {
+                StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative")
+            })?),
+            None => None,
+        };
+        let percentage = match &call.map.tolerated_failure_percentage {
+            Some(Dynamic::Fixed(p)) => Some(*p),
+            Some(Dynamic::Path(path)) => {
+                let value = call.select(path)?.as_f64().filter(|p| (0.0..=100.0).contains(p));
+                Some(value.ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        "ToleratedFailurePercentage must be between 0 and 100",
+                    )
+                })?)
+            }
+            None => None,
+        };
+        Ok(Tolerance { count, percentage })
+    }
+
+    /// Whether `failed` of `total` children is more than tolerated (any failure when nothing
+    /// is tolerated).
+    fn exceeded(&self, failed: u64, total: u64) -> bool {
+        let by_count = self.count.is_some_and(|c| failed > c);
+        let by_pct = self
+            .percentage
+            .is_some_and(|p| total > 0 && (failed as f64) * 100.0 / (total as f64) > p);
+        let strict = self.count.is_none() && self.percentage.is_none() && failed > 0;
+        by_count || by_pct || strict
+    }
+}
+
+/// What the children of a Map Run did.
+pub(super) struct Children {
+    /// Finished children, in item order.
+    pub(super) finished: Vec<(usize, Execution)>,
+    /// Inputs of the items or batches never started.
+    pub(super) never_started: Vec<Value>,
+    failed: u64,
+    stopped: bool,
+}
+
+impl Engine {
+    /// Runs a Distributed Map: the Map Run's events around its body.
+    pub(super) async fn run_distributed_map(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        call: &MapCall<'_>,
+    ) -> Result<Value, StatesError> {
+        let length =
+            if call.map.item_reader.is_some() { 0 } else { call.items().map_or(0, |i| i.len()) };
+        self.push(ctx, "MapStateStarted", Some(json_map(json!({"length": length}))))?;
+        let label = call.map.label.clone().unwrap_or_else(|| call.state.name.clone());
+        let id = self.child_name();
+        let ids = RunIds {
+            child_machine: format!("{}/{label}", ctx.machine_name),
+            arn: format!(
+                "arn:aws:states:{}:{}:mapRun:{}/{label}:{id}",
+                self.options.region, self.options.account, ctx.machine_name
+            ),
+            id,
+        };
+        self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": ids.arn}))))?;
+        match self.distributed_body(ctx, call, &ids).await {
+            Ok(output) => {
+                self.push(ctx, "MapRunSucceeded", None)?;
+                Ok(output)
+            }
+            Err(error) => {
+                self.push(
+                    ctx,
+                    "MapRunFailed",
+                    Some(json_map(json!({"error": error.error, "cause": error.cause}))),
+                )?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads and batches the items, runs the children, writes the results, records the run.
+    async fn distributed_body(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        call: &MapCall<'_>,
+        ids: &RunIds,
+    ) -> Result<Value, StatesError> {
+        let items = self.read_items(call).await?;
+        let selected = call.select_items(&items)?;
+        let inputs = batcher::batches(call, selected)?;
+        let total = inputs.len() as u64;
+        let limit = call.concurrency(DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
+        let tolerance = Tolerance::of(call)?;
+        let children = self.run_children(call, ids, inputs, limit, &tolerance).await;
+        let manifest = match &call.map.result_writer {
+            Some(writer) => Some(self.write_results(writer, call, ids, &children).await?),
+            None => None,
+        };
+        let Children { finished, failed, stopped, .. } = children;
+        self.record_map_run(ctx, ids, &finished, failed, total, manifest.clone());
+        if stopped || tolerance.exceeded(failed, total) {
+            return Err(StatesError::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                format!(
+                    "The specified tolerated failure threshold was exceeded: {failed} of {total} child executions failed"
+                ),
+            ));
+        }
+        Ok(match manifest {
+            Some((bucket, key)) => {
+                json!({"MapRunArn": ids.arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}})
+            }
+            None => Value::Array(
+                finished
+                    .into_iter()
+                    .map(|(_, e)| {
+                        e.output.unwrap_or_else(|| json!({"Error": e.error, "Cause": e.cause}))
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Runs one child execution per input, `limit` at once, until all finish or the failures
+    /// pass the tolerance.
+    async fn run_children(
+        self: &Arc<Self>,
+        call: &MapCall<'_>,
+        ids: &RunIds,
+        inputs: Vec<Value>,
+        limit: usize,
+        tolerance: &Tolerance,
+    ) -> Children {
+        let total = inputs.len() as u64;
+        let processor = &call.map.processor;
+        let express = matches!(
+            call.map.mode,
+            MapMode::Distributed { execution_type: ExecutionType::Express }
+        );
+        let child_machine = ids.child_machine.as_str();
+        let pending_inputs = inputs.clone();
+        let children = inputs.into_iter().enumerate().map(|(index, input)| {
+            // Named when the stream pulls the item, as before: names draw from the run's random
+            // numbers in the order children start.
+            let name = self.child_name();
+            let arn = format!(
+                "arn:aws:states:{}:{}:execution:{child_machine}:{name}",
+                self.options.region, self.options.account
+            );
+            let machine_arn = self.machine_arn(child_machine);
+            async move {
+                let names = Names { machine: child_machine, name: &name, arn, machine_arn };
+                (index, self.run_execution(names, processor, input, express).await)
+            }
+        });
+        let mut stream = futures::stream::iter(children).buffer_unordered(limit.max(1));
+        let mut finished: Vec<(usize, Execution)> = Vec::new();
+        let mut failed = 0u64;
+        let mut stopped = false;
+        while let Some((index, execution)) = stream.next().await {
+            if execution.status != Status::Succeeded {
+                failed += 1;
+            }
+            finished.push((index, execution));
+            if tolerance.exceeded(failed, total) {
+                stopped = true;
+                break;
+            }
+        }
+        drop(stream);
+        finished.sort_by_key(|(index, _)| *index);
+        let started: HashSet<usize> = finished.iter().map(|(i, _)| *i).collect();
+        let never_started = pending_inputs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !started.contains(i))
+            .map(|(_, input)| input)
+            .collect();
+        Children { finished, never_started, failed, stopped }
+    }
+
+    /// Adds the run to [`Engine::map_runs`].
+    fn record_map_run(
+        &self,
+        ctx: &Ctx,
+        ids: &RunIds,
+        finished: &[(usize, Execution)],
+        failed: u64,
+        total: u64,
+        manifest: Option<(String, String)>,
+    ) {
+        let succeeded =
+            finished.iter().filter(|(_, e)| e.status == Status::Succeeded).count() as u64;
+        let failed_items = finished
+            .iter()
+            .filter(|(_, e)| e.status != Status::Succeeded)
+            .map(|(_, e)| FailedItem {
+                execution_arn: e.arn.clone(),
+                input: e.input.clone(),
+                status: e.status,
+                error: e.error.clone(),
+                cause: e.cause.clone(),
+            })
+            .collect();
+        if let Ok(mut runs) = self.map_runs.lock() {
+            runs.push(MapRun {
+                arn: ids.arn.clone(),
+                execution_arn: ctx.arn.clone(),
+                succeeded,
+                failed,
+                pending: total - finished.len() as u64,
+                manifest,
+                failed_items,
+            });
+        }
+    }
+}

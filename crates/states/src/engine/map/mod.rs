@@ -1,0 +1,156 @@
+//! The Map state: `InputPath`, then the items (from `ItemsPath` or an ItemReader), each
+//! item's input (`ItemSelector`), the iterations, and `MapStateSucceeded`/`MapStateFailed`
+//! with `ResultSelector`/`ResultPath`/`OutputPath` on the results.
+//!
+//! `inline` runs iterations inside the parent's history; `distributed` runs each item or
+//! batch as a child execution of a Map Run, reading items through `reader` (S3
+//! `listObjectsV2`/`getObject`), grouping them in `batcher` and exporting results through
+//! `result_writer`.
+
+mod batcher;
+mod distributed;
+mod inline;
+mod reader;
+mod result_writer;
+mod store;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Engine;
+use super::execution::{Ctx, Next, is_quota};
+use crate::asl::{Dynamic, Map, MapMode, State};
+use crate::error::{StatesError, names};
+use crate::query::{self, QueryLanguage, Scope};
+
+/// What every part of one Map state's run reads: the state, its language, its effective input
+/// and the scope of its context object.
+struct MapCall<'a> {
+    state: &'a State,
+    map: &'a Map,
+    language: &'static dyn QueryLanguage,
+    effective: &'a Value,
+    scope: Scope<'a>,
+}
+
+impl MapCall<'_> {
+    /// A `…Path` field read from the effective input.
+    fn select(&self, path: &crate::query::jsonpath::JsonPath) -> Result<Value, StatesError> {
+        self.language.select(path, self.effective, &self.scope)
+    }
+
+    /// The items at `ItemsPath` (a JSON array).
+    fn items(&self) -> Result<Vec<Value>, StatesError> {
+        match self.language.items(self.map, self.effective, &self.scope)? {
+            Value::Array(items) => Ok(items),
+            other => Err(StatesError::new(
+                names::RUNTIME,
+                format!(
+                    "Map: the items at ItemsPath must be a JSON array, found {}",
+                    type_of(&other)
+                ),
+            )),
+        }
+    }
+
+    /// Every item's input after `ItemSelector`.
+    fn select_items(&self, items: &[Value]) -> Result<Vec<Value>, StatesError> {
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            inputs.push(self.language.item_input(
+                self.map,
+                self.effective,
+                &self.scope,
+                index,
+                item,
+            )?);
+        }
+        Ok(inputs)
+    }
+
+    /// `MaxConcurrency(Path)`, where 0 or absent means `default` (which also caps it).
+    fn concurrency(&self, default: usize) -> Result<usize, StatesError> {
+        let value = match &self.map.max_concurrency {
+            Some(Dynamic::Fixed(n)) => u64::from(*n),
+            Some(Dynamic::Path(path)) => {
+                let empty = json!({});
+                let value =
+                    self.language.select(path, self.effective, &self.scope.with_context(&empty))?;
+                value.as_u64().ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "MaxConcurrencyPath {} is not a non-negative integer: {value}",
+                            path.as_str()
+                        ),
+                    )
+                })?
+            }
+            None => 0,
+        };
+        Ok(if value == 0 {
+            default
+        } else {
+            usize::try_from(value).unwrap_or(default).min(default)
+        })
+    }
+}
+
+fn type_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Engine {
+    /// Runs a Map state with its retriers and catchers.
+    pub(super) async fn run_map_state(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        map: &Map,
+        raw: &Value,
+    ) -> Result<(Value, Next), StatesError> {
+        self.run_retried(ctx, state, (&map.retry, &map.catch), raw, |context| {
+            Box::pin(async move { self.run_map(ctx, state, map, raw, &context).await })
+        })
+        .await
+    }
+
+    /// One attempt of a Map state.
+    async fn run_map(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        map: &Map,
+        raw: &Value,
+        context: &Value,
+    ) -> Result<Value, StatesError> {
+        let language = query::language(state);
+        let scope = self.scope(context);
+        let effective = language.effective_input(state, raw, &scope)?;
+        let call = MapCall { state, map, language, effective: &effective, scope };
+        let result = match map.mode {
+            MapMode::Inline => self.run_inline_map(ctx, &call).await,
+            MapMode::Distributed { .. } => self.run_distributed_map(ctx, &call).await,
+        };
+        match result {
+            Ok(output) => {
+                self.push(ctx, "MapStateSucceeded", None)?;
+                language.state_output(state, raw, output, &scope)
+            }
+            Err(error) => {
+                if !is_quota(&error) {
+                    self.push(ctx, "MapStateFailed", None)?;
+                }
+                Err(error)
+            }
+        }
+    }
+}

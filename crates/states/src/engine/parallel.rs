@@ -1,0 +1,66 @@
+//! The Parallel state: `ParallelStateStarted`, every branch at once on the same input (after
+//! `InputPath` and `Parameters`), then `ParallelStateSucceeded` with the branches' outputs in
+//! order, or `ParallelStateFailed` with the first branch error.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Engine;
+use super::execution::{Ctx, Next, is_quota};
+use crate::asl::{Parallel, State};
+use crate::error::StatesError;
+use crate::query;
+
+impl Engine {
+    /// Runs a Parallel state with its retriers and catchers.
+    pub(super) async fn run_parallel(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        parallel: &Parallel,
+        raw: &Value,
+    ) -> Result<(Value, Next), StatesError> {
+        self.run_retried(ctx, state, (&parallel.retry, &parallel.catch), raw, |context| {
+            Box::pin(
+                async move { self.parallel_attempt(ctx, state, parallel, raw, &context).await },
+            )
+        })
+        .await
+    }
+
+    /// One attempt: all branches, then `ResultSelector`/`ResultPath`/`OutputPath`.
+    async fn parallel_attempt(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        parallel: &Parallel,
+        raw: &Value,
+        context: &Value,
+    ) -> Result<Value, StatesError> {
+        let language = query::language(state);
+        let scope = self.scope(context);
+        self.push(ctx, "ParallelStateStarted", None)?;
+        let effective = language.effective_input(state, raw, &scope)?;
+        let branch_input = language.parameters(state, effective, &scope)?;
+        let runs = parallel
+            .branches
+            .iter()
+            .map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
+        let results = futures::future::join_all(runs).await;
+        let mut outputs = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) => {
+                    if !is_quota(&error) {
+                        self.push(ctx, "ParallelStateFailed", None)?;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        self.push(ctx, "ParallelStateSucceeded", None)?;
+        language.state_output(state, raw, Value::Array(outputs), &scope)
+    }
+}

@@ -1,0 +1,163 @@
+//! Entering and leaving a state (`…StateEntered`/`…StateExited` events), dispatch by state
+//! kind, and the simple states: Pass, Wait, Succeed and Fail. Choice, Task, Parallel and Map
+//! have their own modules.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Engine;
+use super::execution::{Ctx, Next, payload};
+use crate::asl::{Fail, State, StateKind, StringSource, Transition, Wait};
+use crate::error::{StatesError, names};
+use crate::query::{self, Scope};
+
+/// The history event types of entering and leaving a state of a type (a Fail state never
+/// leaves, so it has no exited event).
+fn event_kinds(type_name: &str) -> (&'static str, &'static str) {
+    match type_name {
+        "Pass" => ("PassStateEntered", "PassStateExited"),
+        "Task" => ("TaskStateEntered", "TaskStateExited"),
+        "Choice" => ("ChoiceStateEntered", "ChoiceStateExited"),
+        "Wait" => ("WaitStateEntered", "WaitStateExited"),
+        "Succeed" => ("SucceedStateEntered", "SucceedStateExited"),
+        "Fail" => ("FailStateEntered", ""),
+        "Parallel" => ("ParallelStateEntered", "ParallelStateExited"),
+        _ => ("MapStateEntered", "MapStateExited"),
+    }
+}
+
+/// Where a state goes when it completes normally.
+pub(super) fn transition(state: &State) -> Next {
+    match &state.transition {
+        Transition::Next(next) => Next::Goto(next.clone()),
+        _ => Next::End,
+    }
+}
+
+fn millis_until(now: i64, at: i64) -> u64 {
+    u64::try_from(at.saturating_sub(now)).unwrap_or(0)
+}
+
+impl Engine {
+    /// Runs one state: its entered event, its body (with retries and catchers where it has
+    /// them) and its exited event.
+    pub(super) async fn run_state(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        state: &State,
+        raw: Value,
+    ) -> Result<(Value, Next), StatesError> {
+        let (entered_kind, exited_kind) = event_kinds(state.kind.type_name());
+        let mut entered = payload("input", &raw);
+        entered.insert("name".into(), json!(state.name));
+        self.push(ctx, entered_kind, Some(entered))?;
+        let entered_iso = self.iso(self.now_millis());
+        let context = self.context(ctx, &state.name, &entered_iso, 0);
+        let scope = self.scope(&context);
+        let (output, next) = match &state.kind {
+            StateKind::Fail(fail) => return Err(self.fail(state, fail, &raw, &scope)),
+            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await?,
+            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await?,
+            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await?,
+            StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope)?,
+            _ => self.run_simple(state, &raw, &scope).await?,
+        };
+        let mut exited = payload("output", &output);
+        exited.insert("name".into(), json!(state.name));
+        self.push(ctx, exited_kind, Some(exited))?;
+        Ok((output, next))
+    }
+
+    /// A Fail state's error: `Error`/`Cause`, or `ErrorPath`/`CausePath` read from its input.
+    fn fail(&self, state: &State, fail: &Fail, raw: &Value, scope: &Scope<'_>) -> StatesError {
+        let language = query::language(state);
+        let read = |fixed: &Option<String>,
+                    source: &Option<StringSource>|
+         -> Result<Option<String>, StatesError> {
+            if let Some(text) = fixed {
+                return Ok(Some(text.clone()));
+            }
+            let Some(source) = source else { return Ok(None) };
+            let value = language.string(source, raw, scope)?;
+            Ok(Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())))
+        };
+        let error = match read(&fail.error, &fail.error_path) {
+            Ok(error) => error.unwrap_or_default(),
+            Err(failure) => return failure,
+        };
+        match read(&fail.cause, &fail.cause_path) {
+            Ok(cause) => StatesError::new(error, cause.unwrap_or_default()),
+            Err(failure) => failure,
+        }
+    }
+
+    /// Pass, Wait and Succeed.
+    async fn run_simple(
+        &self,
+        state: &State,
+        raw: &Value,
+        scope: &Scope<'_>,
+    ) -> Result<(Value, Next), StatesError> {
+        let language = query::language(state);
+        let effective = language.effective_input(state, raw, scope)?;
+        match &state.kind {
+            StateKind::Pass { .. } => {
+                let produced = language.parameters(state, effective, scope)?;
+                Ok((language.state_output(state, raw, produced, scope)?, transition(state)))
+            }
+            StateKind::Wait(wait) => {
+                let millis = self.wait_millis(state, wait, &effective, scope)?;
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+                Ok((language.pass_through(state, effective, scope)?, transition(state)))
+            }
+            StateKind::Succeed => Ok((language.pass_through(state, effective, scope)?, Next::End)),
+            _ => Err(StatesError::new(
+                names::RUNTIME,
+                format!("state {} is not a simple state", state.name),
+            )),
+        }
+    }
+
+    /// How long a Wait state waits, in milliseconds.
+    fn wait_millis(
+        &self,
+        state: &State,
+        wait: &Wait,
+        effective: &Value,
+        scope: &Scope<'_>,
+    ) -> Result<u64, StatesError> {
+        let language = query::language(state);
+        Ok(match wait {
+            Wait::Seconds(seconds) => seconds.saturating_mul(1000),
+            Wait::SecondsPath(path) => {
+                let value = language.select(path, effective, scope)?;
+                let seconds = value.as_u64().ok_or_else(|| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "SecondsPath {} is not a non-negative integer: {value}",
+                            path.as_str()
+                        ),
+                    )
+                })?;
+                seconds.saturating_mul(1000)
+            }
+            Wait::Timestamp(at) => millis_until(self.now_millis(), at.timestamp_millis()),
+            Wait::TimestampPath(path) => {
+                let value = language.select(path, effective, scope)?;
+                let text = value.as_str().unwrap_or_default();
+                let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+                    StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "TimestampPath {} is not an RFC 3339 timestamp: {value}",
+                            path.as_str()
+                        ),
+                    )
+                })?;
+                millis_until(self.now_millis(), at.timestamp_millis())
+            }
+        })
+    }
+}
