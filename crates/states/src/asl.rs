@@ -10,7 +10,7 @@
 //! silently.
 //!
 //! This module owns the shape of a definition only. It does not evaluate paths, payload templates,
-//! intrinsic functions or Choice rules (the query language does: `query::jsonpath`), and it runs
+//! intrinsic functions or Choice rules (`jsonpath` does, behind `query::jsonpath`), and it runs
 //! nothing.
 
 use std::collections::{BTreeSet, HashMap};
@@ -19,7 +19,7 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use crate::query::jsonpath::{ChoiceRule, Intrinsic, JsonPath, PayloadTemplate};
+use crate::jsonpath::{ChoiceRule, Intrinsic, JsonPath, PayloadTemplate};
 
 mod json;
 mod parse;

@@ -4,9 +4,12 @@
 //! - [`asl`]: the definition model, its loader and validation. Anything outside the supported
 //!   scope (JSONata included, for now) is rejected when a definition is loaded, with the state
 //!   and the field named; nothing is ignored silently.
+//! - [`jsonpath`]: JSONPath as a language (paths, payload templates, intrinsic functions, Choice
+//!   rules), parsed once at load time and held by the `asl` model.
 //! - [`query`]: the query-language seam. Every state's input and output processing goes through
-//!   [`query::QueryLanguage`]; JSONPath (paths, payload templates, intrinsic functions, Choice
-//!   rules) is [`query::jsonpath`], and JSONata goes beside it.
+//!   [`query::QueryLanguage`]; [`query::jsonpath`] implements it with the `jsonpath` module, and
+//!   JSONata goes beside both (the language in its own module, its seam implementation in
+//!   `query/`).
 //! - [`engine`] (also reachable as `exec`): the interpreter and its public API (run or start an
 //!   execution, describe it, its history, Map Runs and their failed items), one module per state
 //!   kind and per Distributed Map part.
@@ -22,6 +25,7 @@ pub mod budget;
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod jsonpath;
 pub mod mock;
 pub mod query;
 pub mod resolve;

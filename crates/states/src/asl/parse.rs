@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::json::{Node, get};
 use super::*;
-use crate::query::jsonpath::looks_like_intrinsic;
+use crate::jsonpath::looks_like_intrinsic;
 
 /// Marks a part whose problem is already recorded.
 struct Reported;
@@ -1045,7 +1045,7 @@ impl Parser {
         }
     }
 
-    /// A payload template: a JSON object parsed by `query::jsonpath::payload`.
+    /// A payload template: a JSON object parsed by `jsonpath::payload`.
     fn template(&mut self, at: Option<&str>, field: &str, node: &Node) -> Parsed<PayloadTemplate> {
         match node {
             Node::Object(_) => PayloadTemplate::parse(&node.to_value())

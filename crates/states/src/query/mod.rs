@@ -8,12 +8,14 @@
 //! fields (`SecondsPath`, `TimeoutSecondsPath`, `MaxConcurrencyPath`, ...) and a Fail state's
 //! `ErrorPath`/`CausePath`. [`language`] picks the implementation for a state.
 //!
-//! JSONPath, the default query language, lives behind it in [`jsonpath`] (paths, payload
-//! templates, the 18 intrinsic functions, Choice rules).
+//! JSONPath, the default query language, lives behind it in [`jsonpath`], which applies the
+//! crate's `jsonpath` language module (paths, payload templates, the 18 intrinsic functions,
+//! Choice rules; parsed at load time and held by the `asl` model, so it sits below both).
 //!
-//! **This is where JSONata goes**: a `jsonata` module beside `jsonpath` that implements
+//! **This is where JSONata goes**: a `jsonata` module beside `jsonpath` here that implements
 //! [`QueryLanguage`] (`Arguments`, `Output`, `{% ... %}` expressions, `Condition`), the model
-//! recording each state's `QueryLanguage`, and [`language`] choosing by it. Workflow variables
+//! recording each state's `QueryLanguage`, and [`language`] choosing by it (the expression
+//! language itself in a crate-level `jsonata` module beside `jsonpath`). Workflow variables
 //! (`Assign`, `$states`) belong in [`Scope`], which is what an expression can see. Until then the
 //! definition loader (`asl`) rejects JSONata, so every state is a JSONPath state.
 
@@ -25,8 +27,8 @@ use serde_json::Value;
 
 use crate::asl::{Catcher, Choice, Map, State, StringSource};
 use crate::error::StatesError;
+use crate::jsonpath::{JsonPath, PayloadTemplate};
 use crate::rng::Rng;
-use jsonpath::{JsonPath, PayloadTemplate};
 
 /// What an expression can see besides its input: the context object (`$$`) and the run's
 /// random numbers (`States.MathRandom`, `States.UUID`).

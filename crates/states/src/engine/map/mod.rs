@@ -36,7 +36,7 @@ struct MapCall<'a> {
 
 impl MapCall<'_> {
     /// A `…Path` field read from the effective input.
-    fn select(&self, path: &crate::query::jsonpath::JsonPath) -> Result<Value, StatesError> {
+    fn select(&self, path: &crate::jsonpath::JsonPath) -> Result<Value, StatesError> {
         self.language.select(path, self.effective, &self.scope)
     }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::MapCall;
 use crate::engine::Engine;
 use crate::error::StatesError;
-use crate::query::jsonpath::PayloadTemplate;
+use crate::jsonpath::PayloadTemplate;
 use crate::resolve::{BoxFuture, ItemStore, ItemStoreError};
 
 /// Transient store failures are tried this many more times.

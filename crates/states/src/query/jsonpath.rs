@@ -1,25 +1,15 @@
-//! JSONPath, the default query language of the Amazon States Language, behind the
-//! [`QueryLanguage`] seam: paths ([`path`]), payload templates
-//! ([`payload`]), the intrinsic functions ([`intrinsics`]) and Choice rules ([`choice`]), each
-//! parsed once when a definition is loaded, and [`JsonPathLanguage`], which applies them in the
-//! order the ASL spec gives: `InputPath` → `Parameters` → (the state's work) → `ResultSelector` →
-//! `ResultPath` → `OutputPath`.
-
-pub mod choice;
-pub mod intrinsics;
-pub mod path;
-pub mod payload;
+//! JSONPath behind the [`QueryLanguage`] seam: [`JsonPathLanguage`] applies the parsed paths,
+//! payload templates, intrinsic functions and Choice rules of the `jsonpath` module (the
+//! language itself, which the definition model holds) in the order the ASL spec gives:
+//! `InputPath` → `Parameters` → (the state's work) → `ResultSelector` → `ResultPath` →
+//! `OutputPath`.
 
 use serde_json::{Value, json};
-
-pub use choice::ChoiceRule;
-pub use intrinsics::{Intrinsic, looks_like_intrinsic};
-pub use path::JsonPath;
-pub use payload::PayloadTemplate;
 
 use super::{QueryLanguage, Scope};
 use crate::asl::{Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
 use crate::error::StatesError;
+use crate::jsonpath::{JsonPath, PayloadTemplate};
 
 /// The JSONPath query language.
 #[derive(Debug, Clone, Copy, Default)]
