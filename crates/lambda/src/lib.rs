@@ -13,7 +13,6 @@
 pub mod bulk;
 pub mod handlers;
 pub mod kit;
-pub mod local;
 
 pub use graphetl_core::errors::StepError;
 

@@ -29,7 +29,6 @@ use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_lambda::local::StoreItems;
 use graphetl_neptune::local::{LocalGraph, SharedGraph, render_picture};
 use graphetl_neptune::{Batcher, Budget, UpsertForm};
 use graphetl_states::exec::{Engine, Execution, Status};
@@ -40,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::items::StoreItems;
 pub(crate) use super::workflow::LOCAL_BUCKET;
 use super::workflow::{
     FailedItem, PIPELINE, PROCESS_FILES, failed_items, function_arn, substitutions,

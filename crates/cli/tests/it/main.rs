@@ -4,10 +4,15 @@
 mod aggregate;
 mod aws;
 mod commands;
+mod distributed_map;
 mod e2e;
 mod infra;
 mod pipeline;
 mod tidy;
+
+/// The CLI's `ItemStore` adapter, the same source file the binary compiles.
+#[path = "../../src/commands/items.rs"]
+mod items;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

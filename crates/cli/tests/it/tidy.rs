@@ -377,3 +377,14 @@ fn every_s3_key_of_the_pipeline_comes_from_core_layout() {
     found.retain(|f| !f.contains("const EXAMPLE_DATASET"));
     assert!(found.is_empty(), "S3 keys built outside core::layout: {found:#?}");
 }
+
+#[test]
+fn no_crate_depends_on_one_it_does_not_use() {
+    // The Lambdas do not link the interpreter (only the CLI runs it), and the aggregate step
+    // does not link the Neptune client for its row types (they are in core::contract).
+    for (krate, forbidden) in [("lambda", "graphetl-states"), ("athena", "graphetl-neptune")] {
+        let deps = dependencies(&repo().join("crates").join(krate).join("Cargo.toml"));
+        assert!(deps.iter().any(|d| d == "graphetl-core"), "{krate}: no dependencies parsed");
+        assert!(!deps.iter().any(|d| d == forbidden), "crates/{krate} depends on {forbidden}");
+    }
+}

@@ -1,5 +1,8 @@
-//! Wiring for local runs: the storage port as the interpreter's ItemStore (ItemReader and
-//! ResultWriter go through the same S3 code path as everything else).
+//! The storage port as the interpreter's `ItemStore`: a local run's Distributed Map reads its
+//! items and writes its ResultWriter files through the same S3 code path as everything else.
+//!
+//! It lives in the CLI (the only user of the interpreter besides the tests), so no Lambda links
+//! graphetl-states; the integration tests compile this same file (`#[path]` in tests/it).
 
 use std::time::UNIX_EPOCH;
 
@@ -9,7 +12,7 @@ use graphetl_states::resolve::{
 use graphetl_storage::{ObjectStore, StoreError, StoreErrorKind};
 
 /// An [`ObjectStore`] seen as the interpreter's [`ItemStore`].
-pub struct StoreItems<S>(pub S);
+pub(crate) struct StoreItems<S>(pub(crate) S);
 
 /// A storage failure as the interpreter sees it: the kind decides whether the Distributed Map
 /// tries again (throttled, unavailable) or fails at once; the message is the Map Run's cause.
