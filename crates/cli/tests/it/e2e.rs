@@ -290,6 +290,30 @@ impl UsersApi {
     }
 }
 
+/// A user's spec in `dir/specs/my.toml`: the shipped service-calls spec (and its SQL) with its
+/// `url` line replaced by `source_lines` (their API's URL and headers).
+fn users_spec(dir: &Path, source_lines: &str) -> PathBuf {
+    let spec_dir = dir.join("specs");
+    std::fs::create_dir_all(spec_dir.join("service-calls")).unwrap_or_else(|e| panic!("{e}"));
+    let shipped = super::repo().join("datasets");
+    for sql in ["edges.sql", "services.sql"] {
+        std::fs::copy(
+            shipped.join("service-calls").join(sql),
+            spec_dir.join("service-calls").join(sql),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let shipped_url =
+        "url = \"http://127.0.0.1:8099/api/calls?start={start}&end={end}&cursor={cursor}\"";
+    let text = std::fs::read_to_string(shipped.join("service-calls.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains(shipped_url), "the shipped spec's url line changed");
+    let spec = spec_dir.join("my.toml");
+    std::fs::write(&spec, text.replace(shipped_url, source_lines))
+        .unwrap_or_else(|e| panic!("{e}"));
+    spec
+}
+
 #[test]
 fn run_local_extracts_from_the_specs_own_api_with_its_retries_and_gives_the_right_graph() {
     use graphetl_extract::generator::{DEFAULT_WINDOW, GeneratorConfig, generate};
@@ -301,28 +325,13 @@ fn run_local_extracts_from_the_specs_own_api_with_its_retries_and_gives_the_righ
 
     // The user's spec: the shipped one with their API's URL and a header secret by reference.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let spec_dir = dir.path().join("specs");
-    std::fs::create_dir_all(spec_dir.join("service-calls")).unwrap_or_else(|e| panic!("{e}"));
-    let shipped = super::repo().join("datasets");
-    for sql in ["edges.sql", "services.sql"] {
-        std::fs::copy(
-            shipped.join("service-calls").join(sql),
-            spec_dir.join("service-calls").join(sql),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let spec_text = std::fs::read_to_string(shipped.join("service-calls.toml"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .replace(
-            "url = \"http://127.0.0.1:8099/api/calls?start={start}&end={end}&cursor={cursor}\"",
-            &format!(
-                "url = \"http://{}/v1/calls?from={{start}}&to={{end}}&cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_KEY\" }}",
-                api.addr
-            ),
-        );
-    assert!(spec_text.contains("/v1/calls"), "the shipped spec's url line changed");
-    let spec = spec_dir.join("my.toml");
-    std::fs::write(&spec, spec_text).unwrap_or_else(|e| panic!("{e}"));
+    let spec = users_spec(
+        dir.path(),
+        &format!(
+            "url = \"http://{}/v1/calls?from={{start}}&to={{end}}&cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_KEY\" }}",
+            api.addr
+        ),
+    );
 
     let data_dir = dir.path().join("data");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
@@ -370,27 +379,13 @@ fn run_local_extracts_from_the_specs_own_api_with_its_retries_and_gives_the_righ
 fn run_local_without_the_secret_sends_nothing_and_says_which_variable_is_missing() {
     let api = UsersApi::start(Vec::new(), 10, "k-123");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let spec_dir = dir.path().join("specs");
-    std::fs::create_dir_all(spec_dir.join("service-calls")).unwrap_or_else(|e| panic!("{e}"));
-    let shipped = super::repo().join("datasets");
-    for sql in ["edges.sql", "services.sql"] {
-        std::fs::copy(
-            shipped.join("service-calls").join(sql),
-            spec_dir.join("service-calls").join(sql),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let spec_text = std::fs::read_to_string(shipped.join("service-calls.toml"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .replace(
-            "url = \"http://127.0.0.1:8099/api/calls?start={start}&end={end}&cursor={cursor}\"",
-            &format!(
-                "url = \"http://{}/v1/calls?cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_MISSING\" }}",
-                api.addr
-            ),
-        );
-    let spec = spec_dir.join("my.toml");
-    std::fs::write(&spec, spec_text).unwrap_or_else(|e| panic!("{e}"));
+    let spec = users_spec(
+        dir.path(),
+        &format!(
+            "url = \"http://{}/v1/calls?cursor={{cursor}}\"\nheaders = {{ X-Api-Key = \"env:GRAPHETL_SECRET_E2E_MISSING\" }}",
+            api.addr
+        ),
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_graphetl"))
         .args(["run", "--local", "--dataset"])
         .arg(&spec)
