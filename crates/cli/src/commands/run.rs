@@ -238,8 +238,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     args.records,
                     server.addr()
                 );
+                let why = if args.generated_source {
+                    "--generated-source"
+                } else {
+                    "the bundled example; give --dataset to extract from a spec's own API"
+                };
                 source_label = Some(format!(
-                    "{} generated record(s) served at http://{}/ in place of {} (--generated-source)",
+                    "{} generated record(s) served at http://{}/ in place of {} ({why})",
                     args.records,
                     server.addr(),
                     http.url
