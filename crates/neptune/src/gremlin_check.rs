@@ -1,5 +1,5 @@
 //! The escaping property, as code shared by the property tests, the seeded stable-toolchain
-//! fuzz loop (`tests.rs`) and the cargo-fuzz target `fuzz/fuzz_targets/gremlin_escape.rs`.
+//! fuzz loop (`tests/gremlin_check.rs`) and the cargo-fuzz target `fuzz/fuzz_targets/gremlin_escape.rs`.
 //!
 //! The property: no id, label, property key or string value can change a query's structure.
 //! [`check_structure`] builds the same elements twice, once with the given strings and once with
