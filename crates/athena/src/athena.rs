@@ -39,6 +39,7 @@ use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, QueryExecutionStatus,
     ResultConfiguration,
 };
+use graphetl_core::backoff;
 use graphetl_storage::ObjectStore;
 use sha2::{Digest, Sha256};
 
@@ -59,28 +60,36 @@ pub const ENV_OUTPUT: &str = "GRAPHETL_ATHENA_OUTPUT";
 pub const MAX_TOKEN_GENERATIONS: u32 = 8;
 
 /// Capped exponential backoff with full jitter: attempt `n` waits a uniformly random time in
-/// `[0, min(cap, initial × multiplier^n)]`.
+/// `[0, min(cap, initial × multiplier^n)]`, computed by [`graphetl_core::backoff`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// The ceiling of the first wait.
     pub initial: Duration,
-    /// Growth of the ceiling per attempt.
+    /// Growth of the ceiling per attempt (0 counts as 1).
     pub multiplier: u32,
     /// The largest ceiling.
     pub cap: Duration,
 }
 
 impl Backoff {
+    /// The shared formula with this backoff's numbers and full jitter.
+    fn formula(&self) -> backoff::Backoff {
+        backoff::Backoff {
+            base: self.initial,
+            multiplier: f64::from(self.multiplier),
+            cap: self.cap,
+            jitter: backoff::Jitter::Full,
+        }
+    }
+
     /// The ceiling of attempt `attempt` (0-based): `min(cap, initial × multiplier^attempt)`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = self.multiplier.max(1).checked_pow(attempt).unwrap_or(u32::MAX);
-        self.initial.checked_mul(factor).unwrap_or(self.cap).min(self.cap)
+        self.formula().step(attempt.saturating_add(1))
     }
 
     /// A random wait for attempt `attempt` (0-based), in `[0, ceiling(attempt)]` (full jitter).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = u64::try_from(self.ceiling(attempt).as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=ceiling))
+        self.formula().delay(attempt.saturating_add(1), &mut |max| fastrand::u64(0..=max))
     }
 }
 

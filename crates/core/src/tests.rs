@@ -692,3 +692,123 @@ mod error_tests {
         assert_eq!(ErrorName::SourceRejected.retry(), Retry::Permanent);
     }
 }
+
+mod backoff_tests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use crate::backoff::{Backoff, Jitter};
+
+    /// A seeded source of uniform integers in `[0, max]` (SplitMix64, then multiply-shift).
+    fn seeded(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |max| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ((u128::from(z) * (u128::from(max) + 1)) >> 64) as u64
+        }
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    fn backoff(jitter: Jitter) -> Backoff {
+        Backoff { base: ms(100), multiplier: 2.0, cap: ms(2_000), jitter }
+    }
+
+    #[test]
+    fn without_jitter_the_steps_grow_then_cap() {
+        let plain = backoff(Jitter::None);
+        let mut never = |_| panic!("no jitter draws no random number");
+        let delays: Vec<u128> = (1..=8).map(|n| plain.delay(n, &mut never).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000]);
+        // Attempt 0 counts as the first retry.
+        assert_eq!(plain.step(0), ms(100));
+        // The ASL shape: IntervalSeconds 2, BackoffRate 1.85, MaxDelaySeconds 10.
+        let asl = Backoff {
+            base: Duration::from_secs(2),
+            multiplier: 1.85,
+            cap: Duration::from_secs(10),
+            jitter: Jitter::None,
+        };
+        let steps: Vec<u128> = (1..=5).map(|n| asl.step(n).as_millis()).collect();
+        assert_eq!(steps, [2_000, 3_700, 6_845, 10_000, 10_000]);
+        // A rate below 1 counts as 1; a zero base or cap never waits.
+        assert_eq!(Backoff { multiplier: 0.5, ..plain }.step(5), ms(100));
+        assert_eq!(Backoff { multiplier: f64::NAN, ..plain }.step(5), ms(100));
+        assert_eq!(Backoff { base: Duration::ZERO, ..plain }.step(u32::MAX), Duration::ZERO);
+        assert_eq!(Backoff { cap: Duration::ZERO, ..plain }.step(3), Duration::ZERO);
+        // A base above the cap is capped from the first retry.
+        assert_eq!(Backoff { base: ms(5_000), ..plain }.step(1), ms(2_000));
+        // Above 2^53 ns a float loses nanoseconds: the step still never drops below the base.
+        let long = Duration::from_nanos(19_589_071_924_930_065);
+        let flat = Backoff { base: long, multiplier: 1.0, cap: long * 2, jitter: Jitter::None };
+        assert_eq!(flat.step(1), long);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_range_and_spreads() {
+        let mut random = seeded(7);
+        for attempt in 1..=8 {
+            let step = backoff(Jitter::None).step(attempt);
+            for _ in 0..500 {
+                let full = backoff(Jitter::Full).delay(attempt, &mut random);
+                assert!(full <= step, "{attempt}: {full:?} > {step:?}");
+                let equal = backoff(Jitter::Equal).delay(attempt, &mut random);
+                assert!(equal >= step / 2 && equal <= step, "{attempt}: {equal:?} vs {step:?}");
+            }
+        }
+        // Full jitter uses the whole range, equal jitter only its upper half.
+        let full: Vec<Duration> =
+            (0..1_000).map(|_| backoff(Jitter::Full).delay(5, &mut random)).collect();
+        assert!(full.iter().any(|d| *d < ms(400)) && full.iter().any(|d| *d > ms(1_200)));
+        // The ends of the range are reachable: a source at its extremes gives 0 and the step.
+        assert_eq!(backoff(Jitter::Full).delay(3, &mut |_| 0), Duration::ZERO);
+        assert_eq!(backoff(Jitter::Full).delay(3, &mut |max| max), ms(400));
+        assert_eq!(backoff(Jitter::Equal).delay(3, &mut |_| 0), ms(200));
+        assert_eq!(backoff(Jitter::Equal).delay(3, &mut |max| max), ms(400));
+        // A source that overshoots is held to the range.
+        assert_eq!(backoff(Jitter::Full).delay(3, &mut |_| u64::MAX), ms(400));
+        assert_eq!(backoff(Jitter::Equal).delay(3, &mut |_| u64::MAX), ms(400));
+        // Odd nanoseconds: equal jitter still reaches the step exactly.
+        let odd = Backoff { base: Duration::from_nanos(3), ..backoff(Jitter::Equal) };
+        assert_eq!(odd.delay(1, &mut |max| max), Duration::from_nanos(3));
+        assert_eq!(odd.delay(1, &mut |_| 0), Duration::from_nanos(1));
+    }
+
+    proptest! {
+        #[test]
+        fn any_attempt_stays_within_the_cap(
+            attempt in any::<u32>(),
+            base_nanos in any::<u64>(),
+            cap_secs in any::<u64>(),
+            multiplier in prop_oneof![Just(1.0), Just(2.0), 0.0f64..1_000.0, Just(f64::INFINITY)],
+            seed in any::<u64>(),
+        ) {
+            let mut random = seeded(seed);
+            let cap = Duration::from_secs(cap_secs);
+            for jitter in [Jitter::None, Jitter::Full, Jitter::Equal] {
+                let b = Backoff { base: Duration::from_nanos(base_nanos), multiplier, cap, jitter };
+                let step = b.step(attempt);
+                prop_assert!(step <= cap);
+                prop_assert!(step >= Duration::from_nanos(base_nanos).min(cap));
+                let delay = b.delay(attempt, &mut random);
+                prop_assert!(delay <= step);
+                if jitter == Jitter::Equal {
+                    prop_assert!(delay >= step / 2);
+                }
+            }
+        }
+
+        #[test]
+        fn steps_never_shrink(attempt in 1u32..u32::MAX, multiplier in 1.0f64..10.0) {
+            let b = Backoff { multiplier, ..backoff(Jitter::None) };
+            prop_assert!(b.step(attempt) <= b.step(attempt + 1));
+        }
+    }
+}

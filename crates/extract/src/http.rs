@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::SecondsFormat;
+use graphetl_core::backoff;
 use graphetl_core::contract::{ExtractResult, Window};
 use graphetl_core::spec::HttpSource;
 use graphetl_storage::ObjectStore;
@@ -555,13 +556,16 @@ impl Fetcher<'_> {
         })
     }
 
-    /// Capped exponential backoff with equal jitter: half the step, plus up to half again.
+    /// Capped exponential backoff with equal jitter (half the step, plus up to half again),
+    /// doubling from `backoff_base` up to `backoff_cap`.
     fn backoff(&mut self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
-        let step = self.options.backoff_base.saturating_mul(factor).min(self.options.backoff_cap);
-        let half = step / 2;
-        let jitter_nanos = self.rng.u64(0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX));
-        half + Duration::from_nanos(jitter_nanos)
+        let formula = backoff::Backoff {
+            base: self.options.backoff_base,
+            multiplier: 2.0,
+            cap: self.options.backoff_cap,
+            jitter: backoff::Jitter::Equal,
+        };
+        formula.delay(attempt, &mut |max| self.rng.u64(0..=max))
     }
 
     /// `text` with every secret value blanked out.

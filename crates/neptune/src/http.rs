@@ -29,6 +29,8 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use graphetl_core::ErrorName;
+/// How a random part is applied to a delay (the workspace's one jitter kind).
+pub use graphetl_core::backoff::Jitter;
 use serde_json::Value;
 
 use crate::gremlin::Request;
@@ -257,23 +259,13 @@ pub enum RetryClass {
     Permanent,
 }
 
-/// How a random fraction is applied to a delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Jitter {
-    /// The delay as computed.
-    None,
-    /// Uniform in `[0, delay]` ("full jitter").
-    Full,
-    /// Uniform in `[delay / 2, delay]` ("equal jitter").
-    Equal,
-}
-
-/// An exponential backoff: `first × multiplier^(attempt−1)`, capped at `max`, then jittered.
+/// An exponential backoff: `first × multiplier^(attempt−1)`, capped at `max`, then jittered
+/// ([`graphetl_core::backoff`] computes it), for at most `retries` retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// The delay before the first retry (before jitter).
     pub first: Duration,
-    /// Growth per retry.
+    /// Growth per retry (0 counts as 1).
     pub multiplier: u32,
     /// Cap on the delay (before jitter).
     pub max: Duration,
@@ -289,15 +281,13 @@ impl Backoff {
         if attempt == 0 || attempt > self.retries {
             return None;
         }
-        let factor = self.multiplier.checked_pow(attempt - 1).unwrap_or(u32::MAX);
-        let base = self.first.checked_mul(factor).map_or(self.max, |d| d.min(self.max));
-        let millis = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
-        let jittered = match self.jitter {
-            Jitter::None => millis,
-            Jitter::Full => rng.u64(0..=millis),
-            Jitter::Equal => millis / 2 + rng.u64(0..=millis - millis / 2),
+        let formula = graphetl_core::backoff::Backoff {
+            base: self.first,
+            multiplier: f64::from(self.multiplier),
+            cap: self.max,
+            jitter: self.jitter,
         };
-        Some(Duration::from_millis(jittered))
+        Some(formula.delay(attempt, &mut |max| rng.u64(0..=max)))
     }
 }
 
