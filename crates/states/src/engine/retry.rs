@@ -18,7 +18,15 @@ use crate::query;
 use crate::resolve::BoxFuture;
 
 /// Whether an `ErrorEquals` list matches an error name.
+///
+/// `States.Runtime` matches nothing, not even a list that names it: the developer guide says it
+/// "isn't retriable, and will always cause the execution to fail", and AWS's recorded history of
+/// a Task with `"Catch": [{"ErrorEquals": ["States.Runtime"]}]` ends in `ExecutionFailed`
+/// (LocalStack `scenarios/test_base_scenarios.snapshot.json`, `test_catch_states_runtime`).
 pub fn error_matches(list: &[String], error: &str) -> bool {
+    if error == names::RUNTIME {
+        return false;
+    }
     list.iter().any(|e| {
         e == error
             || (e == names::ALL && error != names::RUNTIME && error != names::DATA_LIMIT_EXCEEDED)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::execution::{Ctx, Next, payload};
+use super::execution::{Ctx, Next, is_quota, payload};
 use crate::asl::{Fail, State, StateKind, StringSource, Transition, Wait};
 use crate::error::{StatesError, names};
 use crate::query::{self, Scope};
@@ -35,6 +35,25 @@ pub(super) fn transition(state: &State) -> Next {
     }
 }
 
+/// The start of the cause AWS gives a `States.Runtime` error raised while running a state.
+const RUNTIME_PREFIX: &str = "An error occurred while executing the state '";
+
+/// A `States.Runtime` error from a state's own processing with AWS's cause prefix: "An error
+/// occurred while executing the state 'Name' (entered at the event id #2). " (recorded in
+/// LocalStack's `scenarios/test_base_scenarios.snapshot.json`). Errors already prefixed by an
+/// inner state, other errors and the history quota are left as they are.
+fn runtime_in_state(error: StatesError, state: &str, entered_id: u64) -> StatesError {
+    if error.error != names::RUNTIME || is_quota(&error) || error.cause.starts_with(RUNTIME_PREFIX)
+    {
+        return error;
+    }
+    let cause = format!(
+        "{RUNTIME_PREFIX}{state}' (entered at the event id #{entered_id}). {}",
+        error.cause
+    );
+    StatesError::new(error.error, cause)
+}
+
 fn millis_until(now: i64, at: i64) -> u64 {
     u64::try_from(at.saturating_sub(now)).unwrap_or(0)
 }
@@ -51,18 +70,19 @@ impl Engine {
         let (entered_kind, exited_kind) = event_kinds(state.kind.type_name());
         let mut entered = payload("input", &raw);
         entered.insert("name".into(), json!(state.name));
-        self.push(ctx, entered_kind, Some(entered))?;
+        let entered_id = self.push_id(ctx, entered_kind, Some(entered))?;
         let entered_iso = self.iso(self.now_millis());
         let context = self.context(ctx, &state.name, &entered_iso, 0);
         let scope = self.scope(&context);
-        let (output, next) = match &state.kind {
-            StateKind::Fail(fail) => return Err(self.fail(state, fail, &raw, &scope)),
-            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await?,
-            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await?,
-            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await?,
-            StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope)?,
-            _ => self.run_simple(state, &raw, &scope).await?,
+        let outcome = match &state.kind {
+            StateKind::Fail(fail) => Err(self.fail(state, fail, &raw, &scope)),
+            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await,
+            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await,
+            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await,
+            StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope),
+            _ => self.run_simple(state, &raw, &scope).await,
         };
+        let (output, next) = outcome.map_err(|e| runtime_in_state(e, &state.name, entered_id))?;
         let mut exited = payload("output", &output);
         exited.insert("name".into(), json!(state.name));
         self.push(ctx, exited_kind, Some(exited))?;

@@ -1,0 +1,162 @@
+//! Conformance cases checked against histories recorded on AWS: LocalStack's Step Functions
+//! snapshot tests (repository localstack/localstack, `tests/aws/services/stepfunctions/v2/`),
+//! whose `*.snapshot.json` files hold the event sequences and error/cause texts AWS returned.
+//! Each case names its snapshot file and test. LocalStack replaces some values in its snapshots
+//! (`<json-input:1>` for an input document); the cases below use the real value there.
+
+use serde_json::{Value, json};
+
+use super::{echo, kinds, run_with};
+use crate::engine::{Execution, Status};
+
+fn failed_with(execution: &Execution, error: &str, cause: &str) {
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(execution.error.as_deref(), Some(error));
+    assert_eq!(execution.cause.as_deref(), Some(cause));
+    let exported = execution.history.to_json();
+    let last = exported["events"].as_array().and_then(|events| events.last()).cloned();
+    let last = last.unwrap_or(Value::Null);
+    assert_eq!(last["type"], "ExecutionFailed");
+    assert_eq!(last["executionFailedEventDetails"]["error"], error);
+    assert_eq!(last["executionFailedEventDetails"]["cause"], cause);
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_catch_states_runtime (template
+// scenarios/statemachines/catch_states_runtime.json5): an OutputPath that misses the task
+// result fails the execution with States.Runtime right after LambdaFunctionSucceeded, no
+// TaskStateExited, even though a Catch names States.Runtime.
+#[tokio::test(start_paused = true)]
+async fn output_path_miss_is_uncatchable_runtime() {
+    let definition = json!({
+        "StartAt": "RaiseRuntime",
+        "States": {
+            "RaiseRuntime": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Echo",
+                "OutputPath": "$.no.such.result.path",
+                "Catch": [{"ErrorEquals": ["States.Runtime"], "Next": "CaughtRuntime"}],
+                "Next": "Final"
+            },
+            "CaughtRuntime": {"Type": "Pass", "End": true},
+            "Final": {"Type": "Pass", "End": true}
+        }
+    });
+    let execution = run_with(echo(), definition, json!({})).await;
+    assert_eq!(
+        kinds(&execution),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "ExecutionFailed"
+        ]
+    );
+    failed_with(
+        &execution,
+        "States.Runtime",
+        "An error occurred while executing the state 'RaiseRuntime' (entered at the event id #2). \
+         Invalid path '$.no.such.result.path' : Missing property in path $['no']",
+    );
+}
+
+// Source: the same, with Retry on States.ALL and Catch on States.ALL: the developer guide
+// ("Error names", States.Runtime) says it "isn't retriable" and States.ALL does not catch it.
+#[tokio::test(start_paused = true)]
+async fn result_selector_miss_is_neither_retried_nor_caught() {
+    let definition = json!({
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Echo",
+                "ResultSelector": {"value.$": "$.missing"},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": true
+            },
+            "Caught": {"Type": "Pass", "End": true}
+        }
+    });
+    let execution = run_with(echo(), definition, json!({"k": 1})).await;
+    assert_eq!(
+        kinds(&execution),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "ExecutionFailed"
+        ]
+    );
+    failed_with(
+        &execution,
+        "States.Runtime",
+        "An error occurred while executing the state 'Call' (entered at the event id #2). \
+         The JSONPath '$.missing' specified for the field 'value.$' could not be found in the \
+         input '{\"k\":1}'",
+    );
+}
+
+fn pass_machine(pass: Value) -> Value {
+    json!({"StartAt": "pass", "States": {"pass": pass}})
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_invalid_jsonpath with the
+// INVALID_JSONPATH_IN_INPUTPATH, _OUTPUTPATH and _STRING_EXPR_JSONPATH templates, input
+// {"int-literal": 0}: ExecutionStarted, PassStateEntered, ExecutionFailed.
+#[tokio::test(start_paused = true)]
+async fn pass_path_misses_fail_with_runtime() {
+    let cases = [
+        (
+            json!({"Type": "Pass", "InputPath": "$.NoSuchInputPath", "End": true}),
+            "Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']",
+        ),
+        (
+            json!({"Type": "Pass", "OutputPath": "$.NoSuchOutputPath", "End": true}),
+            "Invalid path '$.NoSuchOutputPath' : No results for path: $['NoSuchOutputPath']",
+        ),
+        (
+            json!({"Type": "Pass", "Parameters": {"value.$": "$.no_such_jsonpath"}, "End": true}),
+            "The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be \
+             found in the input '{\"int-literal\":0}'",
+        ),
+    ];
+    for (pass, cause) in cases {
+        let execution = run_with(echo(), pass_machine(pass), json!({"int-literal": 0})).await;
+        assert_eq!(kinds(&execution), ["ExecutionStarted", "PassStateEntered", "ExecutionFailed"]);
+        let cause = format!(
+            "An error occurred while executing the state 'pass' (entered at the event id #2). {cause}"
+        );
+        failed_with(&execution, "States.Runtime", &cause);
+    }
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_invalid_jsonpath with
+// INVALID_JSONPATH_IN_TIMEOUTSECONDSPATH: the Task fails before TaskScheduled.
+#[tokio::test(start_paused = true)]
+async fn timeout_seconds_path_miss_fails_before_scheduling() {
+    let definition = json!({
+        "StartAt": "task",
+        "States": {
+            "task": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${Echo}", "Payload.$": "$"},
+                "TimeoutSecondsPath": "$.NoSuchTimeoutSecondsPath",
+                "End": true
+            }
+        }
+    });
+    let execution = run_with(echo(), definition, json!({"int-literal": 0})).await;
+    assert_eq!(kinds(&execution), ["ExecutionStarted", "TaskStateEntered", "ExecutionFailed"]);
+    failed_with(
+        &execution,
+        "States.Runtime",
+        "An error occurred while executing the state 'task' (entered at the event id #2). \
+         Invalid path '$.NoSuchTimeoutSecondsPath' : No results for path: \
+         $['NoSuchTimeoutSecondsPath']",
+    );
+}
