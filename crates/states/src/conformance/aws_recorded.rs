@@ -160,3 +160,125 @@ async fn timeout_seconds_path_miss_fails_before_scheduling() {
          $['NoSuchTimeoutSecondsPath']",
     );
 }
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_parallel_state_retry (template
+// scenarios/statemachines/parallel_state_retry.json5): between attempts no ParallelStateFailed,
+// each retry starts at ParallelStateStarted; after the last one ParallelStateFailed and the
+// branch's own error (not States.BranchFailed).
+#[tokio::test(start_paused = true)]
+async fn retried_parallel_records_failed_once() {
+    let definition = json!({
+        "StartAt": "ParallelState",
+        "States": {
+            "ParallelState": {
+                "Type": "Parallel",
+                "Branches": [{
+                    "StartAt": "Branch1",
+                    "States": {"Branch1": {"Type": "Fail", "Error": "FailureType", "Cause": "Cause description"}}
+                }],
+                "Retry": [{"ErrorEquals": ["FailureType"], "MaxAttempts": 2}],
+                "Next": "Final"
+            },
+            "Final": {"Type": "Pass", "End": true}
+        }
+    });
+    let execution = run_with(echo(), definition, json!({})).await;
+    assert_eq!(
+        kinds(&execution),
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "FailStateEntered",
+            "ParallelStateStarted",
+            "FailStateEntered",
+            "ParallelStateStarted",
+            "FailStateEntered",
+            "ParallelStateFailed",
+            "ExecutionFailed"
+        ]
+    );
+    failed_with(&execution, "FailureType", "Cause description");
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_map_state_retry (template
+// scenarios/statemachines/map_state_retry.json5): each attempt is MapStateStarted,
+// MapIterationStarted, the iteration's events, MapIterationFailed; MapStateFailed only after the
+// last attempt.
+#[tokio::test(start_paused = true)]
+async fn retried_map_records_failed_once() {
+    let definition = json!({
+        "StartAt": "StartState",
+        "States": {
+            "StartState": {"Type": "Pass", "Result": [1], "ResultPath": "$.arr", "Next": "MapState"},
+            "MapState": {
+                "Type": "Map",
+                "ResultPath": null,
+                "InputPath": "$.arr",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "HandleItemFail",
+                    "States": {"HandleItemFail": {"Type": "Fail", "Error": "HandleItemFailError", "Cause": "HandleItemFailCause"}}
+                },
+                "Retry": [{"ErrorEquals": ["HandleItemFailError"], "MaxAttempts": 2}],
+                "Next": "Final"
+            },
+            "Final": {"Type": "Pass", "End": true}
+        }
+    });
+    let execution = run_with(echo(), definition, json!({})).await;
+    let attempt =
+        ["MapStateStarted", "MapIterationStarted", "FailStateEntered", "MapIterationFailed"];
+    let mut expected =
+        vec!["ExecutionStarted", "PassStateEntered", "PassStateExited", "MapStateEntered"];
+    for _ in 0..3 {
+        expected.extend(attempt);
+    }
+    expected.extend(["MapStateFailed", "ExecutionFailed"]);
+    assert_eq!(kinds(&execution), expected);
+    failed_with(&execution, "HandleItemFailError", "HandleItemFailCause");
+    let exported = execution.history.to_json();
+    assert_eq!(exported["events"][4]["mapStateStartedEventDetails"]["length"], 1);
+    assert_eq!(
+        exported["events"][5]["mapIterationStartedEventDetails"],
+        json!({"index": 0, "name": "MapState"})
+    );
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json,
+// test_map_state_tolerated_failure_count_path[-1]: a States.Runtime error of a Map goes from
+// MapStateStarted straight to ExecutionFailed (no MapStateFailed), cause with AWS's wording.
+#[tokio::test(start_paused = true)]
+async fn map_runtime_error_records_no_map_state_failed() {
+    let definition = json!({
+        "StartAt": "MapState",
+        "States": {
+            "MapState": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Item",
+                    "States": {"Item": {"Type": "Pass", "End": true}}
+                },
+                "ItemsPath": "$.Items",
+                "ToleratedFailureCountPath": "$.ToleratedFailureCount",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": true
+            },
+            "Caught": {"Type": "Pass", "End": true}
+        }
+    });
+    let input = json!({"Items": [1], "ToleratedFailureCount": -1});
+    let execution = run_with(echo(), definition, input).await;
+    assert_eq!(
+        kinds(&execution),
+        ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "ExecutionFailed"]
+    );
+    failed_with(
+        &execution,
+        "States.Runtime",
+        "An error occurred while executing the state 'MapState' (entered at the event id #2). \
+         ToleratedFailureCount cannot be negative.",
+    );
+}

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::execution::{Ctx, Next, is_quota};
+use super::execution::{Ctx, Next};
 use crate::asl::{Dynamic, Map, MapMode, State};
 use crate::error::{StatesError, names};
 use crate::query::{self, QueryLanguage, Scope};
@@ -117,7 +117,8 @@ impl Engine {
         map: &Map,
         raw: &Value,
     ) -> Result<(Value, Next), StatesError> {
-        self.run_retried(ctx, state, (&map.retry, &map.catch), raw, |context| {
+        let handlers = (&map.retry[..], &map.catch[..]);
+        self.run_retried(ctx, state, handlers, "MapStateFailed", raw, |context| {
             Box::pin(async move { self.run_map(ctx, state, map, raw, &context).await })
         })
         .await
@@ -140,17 +141,9 @@ impl Engine {
             MapMode::Inline => self.run_inline_map(ctx, &call).await,
             MapMode::Distributed { .. } => self.run_distributed_map(ctx, &call).await,
         };
-        match result {
-            Ok(output) => {
-                self.push(ctx, "MapStateSucceeded", None)?;
-                language.state_output(state, raw, output, &scope)
-            }
-            Err(error) => {
-                if !is_quota(&error) {
-                    self.push(ctx, "MapStateFailed", None)?;
-                }
-                Err(error)
-            }
-        }
+        // `MapStateFailed` is recorded by `run_retried` once no retrier takes the error.
+        let output = result?;
+        self.push(ctx, "MapStateSucceeded", None)?;
+        language.state_output(state, raw, output, &scope)
     }
 }
