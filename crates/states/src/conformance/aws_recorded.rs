@@ -282,3 +282,119 @@ async fn map_runtime_error_records_no_map_state_failed() {
          ToleratedFailureCount cannot be negative.",
     );
 }
+
+fn wait_until_path() -> Value {
+    json!({"StartAt": "WaitUntil", "States": {"WaitUntil": {"Type": "Wait", "TimestampPath": "$.TimestampValue", "End": true}}})
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_wait_timestamp_path (template
+// scenarios/statemachines/wait_timestamp_path.json5) and base/test_wait.snapshot.json,
+// test_wait_timestamppath: RFC 3339 with a `T`, any number of fractional digits and a `Z` wait;
+// a space for the `T`, no offset, an impossible date or time, or another field order fail
+// with States.Runtime and this cause, right after WaitStateEntered.
+#[tokio::test(start_paused = true)]
+async fn wait_timestamp_path_forms() {
+    for good in
+        ["2016-03-14T01:59:00Z", "2016-03-05T21:29:29.243167252Z", "2016-03-05T21:29:29.00Z"]
+    {
+        let execution = run_with(echo(), wait_until_path(), json!({"TimestampValue": good})).await;
+        assert_eq!(execution.status, Status::Succeeded, "{good}");
+        assert_eq!(
+            kinds(&execution),
+            ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded"]
+        );
+    }
+    for bad in [
+        "2016-12-05 21:29:29Z",
+        "2016-12-05T21:29:29",
+        "2016-13-05T21:29:29Z",
+        "2016-12-05T25:29:29Z",
+        "05-12-2016T21:29:29Z",
+    ] {
+        let execution = run_with(echo(), wait_until_path(), json!({"TimestampValue": bad})).await;
+        assert_eq!(kinds(&execution), ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]);
+        let cause = format!(
+            "An error occurred while executing the state 'WaitUntil' (entered at the event id #2). \
+             The TimestampPath parameter does not reference a valid ISO-8601 extended offset \
+             date-time format string: $.TimestampValue == {bad}"
+        );
+        failed_with(&execution, "States.Runtime", &cause);
+    }
+}
+
+// Source: scenarios/test_base_scenarios.snapshot.json, test_wait_timestamp_invalid: the same
+// invalid forms in a literal `Timestamp` are rejected when the machine is created
+// ("String does not match RFC3339 timestamp at /States/WaitUntil/Timestamp").
+#[test]
+fn wait_timestamp_literal_forms() {
+    let definition = |at: &str| json!({"StartAt": "WaitUntil", "States": {"WaitUntil": {"Type": "Wait", "Timestamp": at, "End": true}}});
+    for good in ["2016-03-14T01:59:00Z", "2016-03-05T21:29:29.243167252Z"] {
+        let parsed = crate::asl::StateMachine::from_json(&definition(good).to_string(), "t.json");
+        assert!(parsed.is_ok(), "{good}: {parsed:?}");
+    }
+    for bad in [
+        "2016-12-05 21:29:29Z",
+        "2016-12-05T21:29:29",
+        "2016-13-05T21:29:29Z",
+        "2016-12-05T25:29:29Z",
+        "05-12-2016T21:29:29Z",
+    ] {
+        let parsed = crate::asl::StateMachine::from_json(&definition(bad).to_string(), "t.json");
+        let message = parsed.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("WaitUntil") && message.contains("Timestamp"), "{bad}: {message}");
+    }
+}
+
+// Source: base/test_wait.snapshot.json, test_timestamp_too_far_in_future_boundary[24856]: a
+// timestamp 24,856 days ahead fails with "Wait state delay is too long." (24,855 days waits).
+#[tokio::test(start_paused = true)]
+async fn wait_delay_too_long() {
+    let start = chrono::DateTime::from_timestamp_millis(super::options().start_millis);
+    let at = start.map(|s| s + chrono::Duration::days(24_856)).unwrap_or_default();
+    let text = at.format("%Y-%m-%dT%H:%M:%S.000Z").to_string();
+    let execution = run_with(echo(), wait_until_path(), json!({"TimestampValue": text})).await;
+    assert_eq!(kinds(&execution), ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]);
+    failed_with(
+        &execution,
+        "States.Runtime",
+        "An error occurred while executing the state 'WaitUntil' (entered at the event id #2). \
+         Wait state delay is too long.",
+    );
+}
+
+// Source: base/test_wait.snapshot.json, test_base_wait_seconds_path: 0 and 1 wait; -1, 1.5 and
+// -1.5 fail with these causes. A path that matches nothing: logs/test_logs.snapshot.json.
+#[tokio::test(start_paused = true)]
+async fn wait_seconds_path_values() {
+    let definition = json!({"StartAt": "WaitState", "States": {"WaitState": {"Type": "Wait", "SecondsPath": "$.input.waitSeconds", "End": true}}});
+    for good in [json!(0), json!(1)] {
+        let input = json!({"input": {"waitSeconds": good}});
+        let execution = run_with(echo(), definition.clone(), input).await;
+        assert_eq!(execution.status, Status::Succeeded);
+    }
+    let prefix =
+        "An error occurred while executing the state 'WaitState' (entered at the event id #2). ";
+    let cases = [
+        (
+            json!({"input": {"waitSeconds": -1}}),
+            "The SecondsPath parameter references a negative value: $.input.waitSeconds == -1",
+        ),
+        (
+            json!({"input": {"waitSeconds": 1.5}}),
+            "The SecondsPath parameter cannot be parsed as a long value: $.input.waitSeconds == 1.5",
+        ),
+        (
+            json!({"input": {"waitSeconds": -1.5}}),
+            "The SecondsPath parameter cannot be parsed as a long value: $.input.waitSeconds == -1.5",
+        ),
+        (
+            json!({"input": {}}),
+            "The SecondsPath parameter does not reference an input value: $.input.waitSeconds",
+        ),
+    ];
+    for (input, cause) in cases {
+        let execution = run_with(echo(), definition.clone(), input).await;
+        assert_eq!(kinds(&execution), ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]);
+        failed_with(&execution, "States.Runtime", &format!("{prefix}{cause}"));
+    }
+}

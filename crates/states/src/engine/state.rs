@@ -54,6 +54,33 @@ fn runtime_in_state(error: StatesError, state: &str, entered_id: u64) -> StatesE
     StatesError::new(error.error, cause)
 }
 
+/// The longest delay a Wait state takes: AWS waits until 24,855 days ahead and fails 24,856
+/// days ahead with "Wait state delay is too long." (LocalStack `base/test_wait.snapshot.json`,
+/// `test_timestamp_too_far_in_future_boundary`), i.e. seconds held in a 32-bit signed integer.
+const MAX_WAIT_SECONDS: u64 = i32::MAX as u64;
+
+/// A `SecondsPath` value as a number of seconds, with AWS's causes (LocalStack
+/// `base/test_wait.snapshot.json`, `test_base_wait_seconds_path`, and `logs/test_logs.snapshot.json`
+/// for a path that matches nothing).
+fn seconds_from(selected: Result<Value, StatesError>, path: &str) -> Result<u64, StatesError> {
+    let runtime = |message: String| StatesError::new(names::RUNTIME, message);
+    let value = selected.map_err(|_| {
+        runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
+    })?;
+    if let Some(seconds) = value.as_u64() {
+        return Ok(seconds);
+    }
+    if value.as_i64().is_some() {
+        return Err(runtime(format!(
+            "The SecondsPath parameter references a negative value: {path} == {value}"
+        )));
+    }
+    let shown = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    Err(runtime(format!(
+        "The SecondsPath parameter cannot be parsed as a long value: {path} == {shown}"
+    )))
+}
+
 fn millis_until(now: i64, at: i64) -> u64 {
     u64::try_from(at.saturating_sub(now)).unwrap_or(0)
 }
@@ -148,36 +175,32 @@ impl Engine {
         scope: &Scope<'_>,
     ) -> Result<u64, StatesError> {
         let language = query::language(state);
-        Ok(match wait {
+        let millis = match wait {
             Wait::Seconds(seconds) => seconds.saturating_mul(1000),
             Wait::SecondsPath(path) => {
-                let value = language.select(path, effective, scope)?;
-                let seconds = value.as_u64().ok_or_else(|| {
-                    StatesError::new(
-                        names::RUNTIME,
-                        format!(
-                            "SecondsPath {} is not a non-negative integer: {value}",
-                            path.as_str()
-                        ),
-                    )
-                })?;
-                seconds.saturating_mul(1000)
+                seconds_from(language.select(path, effective, scope), path.as_str())?
+                    .saturating_mul(1000)
             }
             Wait::Timestamp(at) => millis_until(self.now_millis(), at.timestamp_millis()),
             Wait::TimestampPath(path) => {
                 let value = language.select(path, effective, scope)?;
-                let text = value.as_str().unwrap_or_default();
-                let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                let at = crate::asl::parse_timestamp(&text).map_err(|_| {
                     StatesError::new(
                         names::RUNTIME,
                         format!(
-                            "TimestampPath {} is not an RFC 3339 timestamp: {value}",
+                            "The TimestampPath parameter does not reference a valid ISO-8601 \
+                             extended offset date-time format string: {} == {text}",
                             path.as_str()
                         ),
                     )
                 })?;
                 millis_until(self.now_millis(), at.timestamp_millis())
             }
-        })
+        };
+        if millis / 1000 > MAX_WAIT_SECONDS {
+            return Err(StatesError::new(names::RUNTIME, "Wait state delay is too long."));
+        }
+        Ok(millis)
     }
 }
