@@ -398,3 +398,56 @@ async fn wait_seconds_path_values() {
         failed_with(&execution, "States.Runtime", &format!("{prefix}{cause}"));
     }
 }
+
+// Source: intrinsic_functions/test_json_manipulation.snapshot.json, test_string_to_json
+// (template intrinsicfunctions/statemachines/json_manipulation/string_to_json.json5): the
+// FunctionResult AWS returned for each FunctionInput.
+#[tokio::test(start_paused = true)]
+async fn string_to_json_edge_cases() {
+    let definition = json!({
+        "StartAt": "State_0",
+        "States": {"State_0": {"Type": "Pass", "Parameters": {"FunctionResult.$": "States.StringToJson($.FunctionInput)"}, "End": true}}
+    });
+    let cases = [
+        ("", json!(null)),
+        (" ", json!(null)),
+        ("null", json!(null)),
+        ("-0", json!(0)),
+        ("1", json!(1)),
+        ("1.1", json!(1.1)),
+        ("true", json!(true)),
+        ("\"HelloWorld\"", json!("HelloWorld")),
+        ("[1, 2, \"HelloWorld\"]", json!([1, 2, "HelloWorld"])),
+        ("{\"Arg1\": 1, \"Arg2\": []}", json!({"Arg1": 1, "Arg2": []})),
+    ];
+    for (input, expected) in cases {
+        let execution = run_with(echo(), definition.clone(), json!({"FunctionInput": input})).await;
+        assert_eq!(execution.output, Some(json!({"FunctionResult": expected})), "{input:?}");
+        let exported = execution.history.to_json();
+        let output = exported["events"][3]["executionSucceededEventDetails"]["output"].clone();
+        assert_eq!(output, json!(format!("{{\"FunctionResult\":{expected}}}")), "{input:?}");
+    }
+}
+
+// Source: intrinsic_functions/test_json_manipulation.snapshot.json,
+// test_json_merge_escaped_argument (template json_manipulation/json_merge_escaped_argument.json5):
+// a JSON object with escaped quotes inside an intrinsic's string literal, nested in JsonMerge.
+#[tokio::test(start_paused = true)]
+async fn string_to_json_nested_in_json_merge() {
+    let definition = json!({
+        "StartAt": "StartState",
+        "States": {"StartState": {
+            "Type": "Pass",
+            "ResultPath": "$.result_path",
+            "Parameters": {"merged.$": "States.JsonMerge(States.StringToJson('{\"constant_in_literal\": \"false\"}'), $$.Execution.Input.input_field, false)"},
+            "OutputPath": "$.result_path.merged",
+            "End": true
+        }}
+    });
+    let input = json!({"input_field": {"constant_input_field": "constant_value"}});
+    let execution = run_with(echo(), definition, input).await;
+    assert_eq!(
+        execution.output,
+        Some(json!({"constant_input_field": "constant_value", "constant_in_literal": "false"}))
+    );
+}
