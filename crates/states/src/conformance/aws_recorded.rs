@@ -451,3 +451,28 @@ async fn string_to_json_nested_in_json_merge() {
         Some(json!({"constant_input_field": "constant_value", "constant_in_literal": "false"}))
     );
 }
+
+// Source: test_state/test_state_context_object.snapshot.json, test_state_map_context_object
+// (AWS's TestState on a Map whose ItemsPath is not an array): States.Runtime,
+// `Reference path "$.Execution.Input" must point to array.` for ItemsPath
+// `$$.Execution.Input`; here in an execution, with the state prefix.
+#[tokio::test(start_paused = true)]
+async fn items_path_not_an_array_is_runtime() {
+    for (items_path, shown) in [("$.items", "$.items"), ("$$.Execution.Input", "$.Execution.Input")]
+    {
+        let definition = json!({"StartAt": "MapState", "States": {"MapState": {
+            "Type": "Map",
+            "ItemsPath": items_path,
+            "ItemProcessor": {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": true}}},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+            "End": true
+        }, "Caught": {"Type": "Pass", "End": true}}});
+        let execution = run_with(echo(), definition, json!({"items": {"a": 1}})).await;
+        let cause = format!(
+            "An error occurred while executing the state 'MapState' (entered at the event id #2). \
+             Reference path \"{shown}\" must point to array."
+        );
+        failed_with(&execution, "States.Runtime", &cause);
+        assert!(!kinds(&execution).contains(&"MapStateFailed"));
+    }
+}

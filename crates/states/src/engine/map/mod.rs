@@ -40,17 +40,21 @@ impl MapCall<'_> {
         self.language.select(path, self.effective, &self.scope)
     }
 
-    /// The items at `ItemsPath` (a JSON array).
+    /// The items at `ItemsPath` (a JSON array). Anything else fails with AWS's cause
+    /// `Reference path "$.x" must point to array.` (a `$$` path shown from its context root,
+    /// as AWS's TestState answered in LocalStack
+    /// `test_state/test_state_context_object.snapshot.json`, `test_state_map_context_object`).
     fn items(&self) -> Result<Vec<Value>, StatesError> {
         match self.language.items(self.map, self.effective, &self.scope)? {
             Value::Array(items) => Ok(items),
-            other => Err(StatesError::new(
-                names::RUNTIME,
-                format!(
-                    "Map: the items at ItemsPath must be a JSON array, found {}",
-                    type_of(&other)
-                ),
-            )),
+            _ => {
+                let path = self.map.items_path.as_ref().map_or("$", |p| p.as_str());
+                let path = path.strip_prefix('$').filter(|p| p.starts_with('$')).unwrap_or(path);
+                Err(StatesError::new(
+                    names::RUNTIME,
+                    format!("Reference path \"{path}\" must point to array."),
+                ))
+            }
         }
     }
 
@@ -94,17 +98,6 @@ impl MapCall<'_> {
         } else {
             usize::try_from(value).unwrap_or(default).min(default)
         })
-    }
-}
-
-fn type_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
