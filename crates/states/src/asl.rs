@@ -23,6 +23,8 @@ use crate::jsonpath::{ChoiceRule, Intrinsic, JsonPath, PayloadTemplate};
 
 mod json;
 mod parse;
+
+pub(crate) use parse::parse_timestamp;
 #[cfg(test)]
 mod tests;
 

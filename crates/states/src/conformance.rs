@@ -686,3 +686,6 @@ async fn express_children_stop_after_five_minutes() {
     assert_eq!(output[0], json!({"s": 10}));
     assert_eq!(output[1]["Error"], "States.Timeout");
 }
+
+/// Cases matched event for event against histories LocalStack recorded on AWS.
+mod aws_recorded;

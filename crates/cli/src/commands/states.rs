@@ -28,6 +28,11 @@ enum StatesCommand {
         definition: PathBuf,
     },
     /// Run a definition locally and print the execution output (exit 0 on SUCCEEDED).
+    ///
+    /// A failed, timed-out or aborted execution prints {"error", "cause"} and exits 1; the
+    /// history is written to --history whatever the outcome. A run that cannot start (bad
+    /// definition, input or mock config, or a test case the mock config does not have) exits 2
+    /// with no execution and no history.
     Run(RunArgs),
     /// Benchmark the interpreter: overhead per state transition, and a Distributed Map over
     /// many items with no-op tasks. Build with --release for meaningful figures.
@@ -50,9 +55,15 @@ struct RunArgs {
     #[arg(long, default_value = "{}")]
     input: String,
     /// A Step Functions Local MockConfigFile.json whose responses replace task calls.
+    ///
+    /// As in Step Functions Local, a Task state the test case does not list is not mocked: it
+    /// calls its resource (here no function is registered, so a Lambda task fails with
+    /// Lambda.ResourceNotFoundException). A state machine or test case the file does not have
+    /// is refused before the execution starts, as a StartExecution on
+    /// `<stateMachineArn>#<TestCase>` is refused (InvalidName), exit 2.
     #[arg(long, requires_all = ["test_case", "state_machine"])]
     mock_config: Option<PathBuf>,
-    /// The test case to use from the mock config.
+    /// The test case to use from the mock config (StateMachines.<machine>.TestCases.<case>).
     #[arg(long)]
     test_case: Option<String>,
     /// The state machine name the mock config knows this definition by.
@@ -151,7 +162,9 @@ fn run_definition(args: &RunArgs) -> anyhow::Result<ExitCode> {
     {
         let text = std::fs::read_to_string(config)
             .with_context(|| format!("cannot read {}", config.display()))?;
-        builder = builder.mocks(MockCase::from_json(&text, machine_name, case)?);
+        let mocks = MockCase::from_json(&text, machine_name, case)
+            .with_context(|| format!("cannot start {machine_name}#{case}"))?;
+        builder = builder.mocks(mocks);
     }
     let engine = builder.build();
     let mut runtime = tokio::runtime::Builder::new_current_thread();
@@ -160,20 +173,26 @@ fn run_definition(args: &RunArgs) -> anyhow::Result<ExitCode> {
         runtime.start_paused(true);
     }
     let execution = runtime.build()?.block_on(run_engine(engine, name, machine, input));
-    if let Some(path) = &args.history {
-        std::fs::write(path, serde_json::to_vec_pretty(&execution.history.to_json())?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    match execution.status {
+    // The history is written and the outcome printed whatever happens to the other.
+    let written = match &args.history {
+        Some(path) => serde_json::to_vec_pretty(&execution.history.to_json())
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(std::fs::write(path, bytes)?))
+            .with_context(|| format!("cannot write {}", path.display())),
+        None => Ok(()),
+    };
+    let code = match execution.status {
         Status::Succeeded => {
             println!("{}", execution.output.unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         _ => {
             println!("{}", serde_json::json!({"error": execution.error, "cause": execution.cause}));
-            Ok(ExitCode::from(1))
+            ExitCode::from(1)
         }
-    }
+    };
+    written?;
+    Ok(code)
 }
 
 async fn run_engine(

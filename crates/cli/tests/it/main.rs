@@ -8,6 +8,7 @@ mod distributed_map;
 mod e2e;
 mod infra;
 mod pipeline;
+mod states_run;
 mod tidy;
 
 /// The CLI's `ItemStore` adapter, the same source file the binary compiles.

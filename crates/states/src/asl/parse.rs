@@ -1101,7 +1101,7 @@ fn mask_placeholders(text: &str) -> String {
 
 /// Parses a Wait `Timestamp`: RFC 3339 with an uppercase `T` and an uppercase `Z` or a numeric
 /// offset.
-fn parse_timestamp(text: &str) -> Result<DateTime<FixedOffset>, String> {
+pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<FixedOffset>, String> {
     let uppercase = text.as_bytes().get(10) == Some(&b'T') && !text.ends_with('z');
     match DateTime::parse_from_rfc3339(text) {
         Ok(time) if uppercase => Ok(time),

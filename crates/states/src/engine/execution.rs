@@ -210,12 +210,22 @@ impl Engine {
         kind: &'static str,
         details: Option<JsonMap<String, Value>>,
     ) -> Result<(), StatesError> {
+        self.push_id(ctx, kind, details).map(|_| ())
+    }
+
+    /// [`Self::push`] that returns the new event's id.
+    pub(super) fn push_id(
+        &self,
+        ctx: &Ctx,
+        kind: &'static str,
+        details: Option<JsonMap<String, Value>>,
+    ) -> Result<u64, StatesError> {
         let now = self.now_millis();
         let mut history = ctx
             .history
             .lock()
             .map_err(|_| StatesError::new(names::RUNTIME, "history lock poisoned"))?;
-        history.push(kind, now, details.map(Value::Object)).map(|_| ()).map_err(|_| quota_error())
+        history.push(kind, now, details.map(Value::Object)).map_err(|_| quota_error())
     }
 }
 

@@ -1,13 +1,14 @@
 //! The Parallel state: `ParallelStateStarted`, every branch at once on the same input (after
 //! `InputPath` and `Parameters`), then `ParallelStateSucceeded` with the branches' outputs in
-//! order, or `ParallelStateFailed` with the first branch error.
+//! order, or the first branch error (`ParallelStateFailed` is recorded by [`super::retry`] once
+//! no retrier takes it).
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::Engine;
-use super::execution::{Ctx, Next, is_quota};
+use super::execution::{Ctx, Next};
 use crate::asl::{Parallel, State};
 use crate::error::StatesError;
 use crate::query;
@@ -21,7 +22,8 @@ impl Engine {
         parallel: &Parallel,
         raw: &Value,
     ) -> Result<(Value, Next), StatesError> {
-        self.run_retried(ctx, state, (&parallel.retry, &parallel.catch), raw, |context| {
+        let handlers = (&parallel.retry[..], &parallel.catch[..]);
+        self.run_retried(ctx, state, handlers, "ParallelStateFailed", raw, |context| {
             Box::pin(
                 async move { self.parallel_attempt(ctx, state, parallel, raw, &context).await },
             )
@@ -48,18 +50,7 @@ impl Engine {
             .iter()
             .map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
         let results = futures::future::join_all(runs).await;
-        let mut outputs = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(output) => outputs.push(output),
-                Err(error) => {
-                    if !is_quota(&error) {
-                        self.push(ctx, "ParallelStateFailed", None)?;
-                    }
-                    return Err(error);
-                }
-            }
-        }
+        let outputs = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         self.push(ctx, "ParallelStateSucceeded", None)?;
         language.state_output(state, raw, Value::Array(outputs), &scope)
     }

@@ -18,7 +18,15 @@ use crate::query;
 use crate::resolve::BoxFuture;
 
 /// Whether an `ErrorEquals` list matches an error name.
+///
+/// `States.Runtime` matches nothing, not even a list that names it: the developer guide says it
+/// "isn't retriable, and will always cause the execution to fail", and AWS's recorded history of
+/// a Task with `"Catch": [{"ErrorEquals": ["States.Runtime"]}]` ends in `ExecutionFailed`
+/// (LocalStack `scenarios/test_base_scenarios.snapshot.json`, `test_catch_states_runtime`).
 pub fn error_matches(list: &[String], error: &str) -> bool {
+    if error == names::RUNTIME {
+        return false;
+    }
     list.iter().any(|e| {
         e == error
             || (e == names::ALL && error != names::RUNTIME && error != names::DATA_LIMIT_EXCEEDED)
@@ -43,11 +51,18 @@ pub fn retry_delay_millis(retrier: &Retrier, attempt: u32) -> u64 {
 impl Engine {
     /// Runs a state body with its retriers and catchers. `attempt` runs one try (given the
     /// retry count) and returns the state's output (after ResultSelector/ResultPath/OutputPath).
+    ///
+    /// `failed` is the event a Parallel or Map records once its last attempt has failed
+    /// (`ParallelStateFailed`, `MapStateFailed`; none for `States.Runtime`), before a catcher
+    /// takes over: AWS records none
+    /// between attempts, a retried attempt starts again at `…StateStarted` (LocalStack
+    /// `scenarios/test_base_scenarios.snapshot.json`, `test_parallel_state_retry`,
+    /// `test_map_state_retry`).
     pub(super) async fn run_with_retry<'a, F>(
         self: &'a Arc<Self>,
         state: &'a State,
-        retriers: &'a [Retrier],
-        catchers: &'a [Catcher],
+        (retriers, catchers): (&'a [Retrier], &'a [Catcher]),
+        failed: Option<(&'a Ctx, &'static str)>,
         raw: &'a Value,
         attempt: F,
     ) -> Result<(Value, Next), StatesError>
@@ -77,23 +92,33 @@ impl Engine {
                     continue;
                 }
             }
+            // A States.Runtime error ends the execution with no failed event (recorded: a Map
+            // whose ToleratedFailureCountPath is -1 goes from MapStateStarted to
+            // ExecutionFailed, `test_map_state_tolerated_failure_count_path`).
+            if let Some((ctx, kind)) = failed
+                && error.error != names::RUNTIME
+            {
+                self.push(ctx, kind, None)?;
+            }
             return catch(state, catchers, raw, error);
         }
     }
 
-    /// A state with `Retry`/`Catch` whose every attempt sees a fresh context object.
+    /// A Parallel or Map state with `Retry`/`Catch` whose every attempt sees a fresh context
+    /// object; `failed` is its failed event, recorded once no retrier takes the error.
     pub(super) async fn run_retried<'a, F>(
         self: &'a Arc<Self>,
         ctx: &'a Ctx,
         state: &'a State,
-        (retriers, catchers): (&'a [Retrier], &'a [Catcher]),
+        handlers: (&'a [Retrier], &'a [Catcher]),
+        failed: &'static str,
         raw: &'a Value,
         body: F,
     ) -> Result<(Value, Next), StatesError>
     where
         F: Fn(Value) -> BoxFuture<'a, Result<Value, StatesError>>,
     {
-        self.run_with_retry(state, retriers, catchers, raw, |_| {
+        self.run_with_retry(state, handlers, Some((ctx, failed)), raw, |_| {
             body(self.context_now(ctx, &state.name))
         })
         .await

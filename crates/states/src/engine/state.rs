@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::execution::{Ctx, Next, payload};
+use super::execution::{Ctx, Next, is_quota, payload};
 use crate::asl::{Fail, State, StateKind, StringSource, Transition, Wait};
 use crate::error::{StatesError, names};
 use crate::query::{self, Scope};
@@ -35,6 +35,52 @@ pub(super) fn transition(state: &State) -> Next {
     }
 }
 
+/// The start of the cause AWS gives a `States.Runtime` error raised while running a state.
+const RUNTIME_PREFIX: &str = "An error occurred while executing the state '";
+
+/// A `States.Runtime` error from a state's own processing with AWS's cause prefix: "An error
+/// occurred while executing the state 'Name' (entered at the event id #2). " (recorded in
+/// LocalStack's `scenarios/test_base_scenarios.snapshot.json`). Errors already prefixed by an
+/// inner state, other errors and the history quota are left as they are.
+fn runtime_in_state(error: StatesError, state: &str, entered_id: u64) -> StatesError {
+    if error.error != names::RUNTIME || is_quota(&error) || error.cause.starts_with(RUNTIME_PREFIX)
+    {
+        return error;
+    }
+    let cause = format!(
+        "{RUNTIME_PREFIX}{state}' (entered at the event id #{entered_id}). {}",
+        error.cause
+    );
+    StatesError::new(error.error, cause)
+}
+
+/// The longest delay a Wait state takes: AWS waits until 24,855 days ahead and fails 24,856
+/// days ahead with "Wait state delay is too long." (LocalStack `base/test_wait.snapshot.json`,
+/// `test_timestamp_too_far_in_future_boundary`), i.e. seconds held in a 32-bit signed integer.
+const MAX_WAIT_SECONDS: u64 = i32::MAX as u64;
+
+/// A `SecondsPath` value as a number of seconds, with AWS's causes (LocalStack
+/// `base/test_wait.snapshot.json`, `test_base_wait_seconds_path`, and `logs/test_logs.snapshot.json`
+/// for a path that matches nothing).
+fn seconds_from(selected: Result<Value, StatesError>, path: &str) -> Result<u64, StatesError> {
+    let runtime = |message: String| StatesError::new(names::RUNTIME, message);
+    let value = selected.map_err(|_| {
+        runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
+    })?;
+    if let Some(seconds) = value.as_u64() {
+        return Ok(seconds);
+    }
+    if value.as_i64().is_some() {
+        return Err(runtime(format!(
+            "The SecondsPath parameter references a negative value: {path} == {value}"
+        )));
+    }
+    let shown = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    Err(runtime(format!(
+        "The SecondsPath parameter cannot be parsed as a long value: {path} == {shown}"
+    )))
+}
+
 fn millis_until(now: i64, at: i64) -> u64 {
     u64::try_from(at.saturating_sub(now)).unwrap_or(0)
 }
@@ -51,18 +97,19 @@ impl Engine {
         let (entered_kind, exited_kind) = event_kinds(state.kind.type_name());
         let mut entered = payload("input", &raw);
         entered.insert("name".into(), json!(state.name));
-        self.push(ctx, entered_kind, Some(entered))?;
+        let entered_id = self.push_id(ctx, entered_kind, Some(entered))?;
         let entered_iso = self.iso(self.now_millis());
         let context = self.context(ctx, &state.name, &entered_iso, 0);
         let scope = self.scope(&context);
-        let (output, next) = match &state.kind {
-            StateKind::Fail(fail) => return Err(self.fail(state, fail, &raw, &scope)),
-            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await?,
-            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await?,
-            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await?,
-            StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope)?,
-            _ => self.run_simple(state, &raw, &scope).await?,
+        let outcome = match &state.kind {
+            StateKind::Fail(fail) => Err(self.fail(state, fail, &raw, &scope)),
+            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await,
+            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await,
+            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await,
+            StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope),
+            _ => self.run_simple(state, &raw, &scope).await,
         };
+        let (output, next) = outcome.map_err(|e| runtime_in_state(e, &state.name, entered_id))?;
         let mut exited = payload("output", &output);
         exited.insert("name".into(), json!(state.name));
         self.push(ctx, exited_kind, Some(exited))?;
@@ -128,36 +175,32 @@ impl Engine {
         scope: &Scope<'_>,
     ) -> Result<u64, StatesError> {
         let language = query::language(state);
-        Ok(match wait {
+        let millis = match wait {
             Wait::Seconds(seconds) => seconds.saturating_mul(1000),
             Wait::SecondsPath(path) => {
-                let value = language.select(path, effective, scope)?;
-                let seconds = value.as_u64().ok_or_else(|| {
-                    StatesError::new(
-                        names::RUNTIME,
-                        format!(
-                            "SecondsPath {} is not a non-negative integer: {value}",
-                            path.as_str()
-                        ),
-                    )
-                })?;
-                seconds.saturating_mul(1000)
+                seconds_from(language.select(path, effective, scope), path.as_str())?
+                    .saturating_mul(1000)
             }
             Wait::Timestamp(at) => millis_until(self.now_millis(), at.timestamp_millis()),
             Wait::TimestampPath(path) => {
                 let value = language.select(path, effective, scope)?;
-                let text = value.as_str().unwrap_or_default();
-                let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                let at = crate::asl::parse_timestamp(&text).map_err(|_| {
                     StatesError::new(
                         names::RUNTIME,
                         format!(
-                            "TimestampPath {} is not an RFC 3339 timestamp: {value}",
+                            "The TimestampPath parameter does not reference a valid ISO-8601 \
+                             extended offset date-time format string: {} == {text}",
                             path.as_str()
                         ),
                     )
                 })?;
                 millis_until(self.now_millis(), at.timestamp_millis())
             }
-        })
+        };
+        if millis / 1000 > MAX_WAIT_SECONDS {
+            return Err(StatesError::new(names::RUNTIME, "Wait state delay is too long."));
+        }
+        Ok(millis)
     }
 }

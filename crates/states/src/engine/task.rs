@@ -101,7 +101,7 @@ impl Engine {
     ) -> Result<(Value, Next), StatesError> {
         let invocation = AtomicU64::new(0);
         let invocation = &invocation;
-        self.run_with_retry(state, &task.retry, &task.catch, raw, |retry_count| {
+        self.run_with_retry(state, (&task.retry, &task.catch), None, raw, |retry_count| {
             let engine = self;
             let index = invocation.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {

@@ -232,11 +232,7 @@ impl Intrinsic {
         };
         match self.func {
             Func::Format => self.format(values),
-            Func::StringToJson => {
-                let text = arg(0).as_str().unwrap_or_default();
-                serde_json::from_str(text)
-                    .map_err(|err| format!("the argument is not valid JSON ({err})"))
-            }
+            Func::StringToJson => string_to_json(arg(0).as_str().unwrap_or_default()),
             Func::JsonToString => serde_json::to_string(arg(0))
                 .map(Value::String)
                 .map_err(|err| format!("the argument cannot be serialized ({err})")),
@@ -781,6 +777,23 @@ impl Arg {
             Arg::Null => Some(Value::Null),
             Arg::Path(_) | Arg::Call(_) => None,
         }
+    }
+}
+
+/// `States.StringToJson` as AWS answers it (LocalStack
+/// `intrinsic_functions/test_json_manipulation.snapshot.json`, `test_string_to_json`): an empty
+/// or all-whitespace string is `null`, `-0` is `0`, anything else is parsed as JSON.
+fn string_to_json(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(Value::Null);
+    }
+    let value: Value = serde_json::from_str(trimmed)
+        .map_err(|err| format!("the argument is not valid JSON ({err})"))?;
+    let integer_zero = !trimmed.contains(['.', 'e', 'E']);
+    match value.as_f64() {
+        Some(zero) if zero == 0.0 && integer_zero && value.is_f64() => Ok(Value::from(0)),
+        _ => Ok(value),
     }
 }
 

@@ -175,11 +175,7 @@ impl JsonPath {
                 Some(value) => Ok((*value).clone()),
                 None => Err(StatesError::new(
                     names::RUNTIME,
-                    format!(
-                        "Invalid path '{}' : No results for path: {}",
-                        self.text,
-                        self.normalized()
-                    ),
+                    format!("Invalid path '{}' : {}", self.text, self.miss(input, context)),
                 )),
             }
         } else {
@@ -276,10 +272,45 @@ impl JsonPath {
         )
     }
 
+    /// Why a definite path matched nothing, in Jayway's words as AWS reports them: a property
+    /// missing before the last step is "Missing property in path $['no']" (the path up to it),
+    /// anything else "No results for path: $['a']['b']" (LocalStack
+    /// `scenarios/test_base_scenarios.snapshot.json`, `test_catch_states_runtime` and
+    /// `test_invalid_jsonpath`).
+    fn miss(&self, input: &Value, context: &Value) -> String {
+        let mut node = if self.context { context } else { input };
+        let last = self.segments.len().saturating_sub(1);
+        for (i, segment) in self.segments.iter().enumerate() {
+            let next = match (segment, node) {
+                (Segment::Child(Selector::Name(name)), Value::Object(map)) => match map.get(name) {
+                    Some(next) => next,
+                    None if i < last => {
+                        return format!("Missing property in path {}", self.normalized_to(i + 1));
+                    }
+                    None => break,
+                },
+                (Segment::Child(Selector::Index(index)), Value::Array(items)) => {
+                    match usize::try_from(*index).ok().and_then(|index| items.get(index)) {
+                        Some(next) => next,
+                        None => break,
+                    }
+                }
+                _ => break,
+            };
+            node = next;
+        }
+        format!("No results for path: {}", self.normalized())
+    }
+
     /// Jayway's bracket-notation rendering (`$['a'][0]`), used in error causes.
     fn normalized(&self) -> String {
+        self.normalized_to(self.segments.len())
+    }
+
+    /// [`Self::normalized`] of the first `count` segments.
+    fn normalized_to(&self, count: usize) -> String {
         let mut out = String::from("$");
-        for segment in &self.segments {
+        for segment in self.segments.iter().take(count) {
             let selector = match segment {
                 Segment::Child(selector) => selector,
                 Segment::Descendant(selector) => {

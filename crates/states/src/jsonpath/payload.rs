@@ -21,10 +21,11 @@ const MAX_TEMPLATE_DEPTH: usize = 512;
 /// The error a path that matches nothing raises while rendering.
 ///
 /// The ASL spec ("Payload Template") and the developer guide's error table name it
-/// `States.ParameterPathFailure`. Histories recorded on the service show `States.Runtime` for
-/// the same failure (for example a Glue task's `Parameters` with `"JobName.$": "$.JobName"` on
-/// input `{}`), which `States.ALL` does not catch; callers that want that can re-label.
-pub const PATH_FAILURE_ERROR: &str = names::PARAMETER_PATH_FAILURE;
+/// `States.ParameterPathFailure`, but the service raises `States.Runtime` (recorded: a Pass
+/// state's `Parameters` with `"value.$": "$.no_such_jsonpath"`, LocalStack
+/// `scenarios/test_base_scenarios.snapshot.json`, `test_invalid_jsonpath`), which nothing
+/// retries or catches.
+pub const PATH_FAILURE_ERROR: &str = names::RUNTIME;
 
 /// A compiled payload template.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,7 +269,7 @@ mod tests {
         assert_eq!(
             err,
             Err(StatesError::new(
-                "States.ParameterPathFailure",
+                "States.Runtime",
                 "The JSONPath '$.JobName' specified for the field 'JobName.$' could not be found in the input '{}'"
             ))
         );

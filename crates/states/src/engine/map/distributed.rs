@@ -41,7 +41,7 @@ impl Tolerance {
         let count = match &call.map.tolerated_failure_count {
             Some(Dynamic::Fixed(n)) => Some(*n),
             Some(Dynamic::Path(path)) => Some(call.select(path)?.as_u64().ok_or_else(|| {
-                StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative")
+                StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative.")
             })?),
             None => None,
         };
@@ -52,7 +52,7 @@ impl Tolerance {
                 Some(value.ok_or_else(|| {
                     StatesError::new(
                         names::RUNTIME,
-                        "ToleratedFailurePercentage must be between 0 and 100",
+                        "ToleratedFailurePercentage must be between 0 and 100.",
                     )
                 })?)
             }
@@ -103,8 +103,11 @@ impl Engine {
             ),
             id,
         };
+        // Read before the Map Run starts: AWS fails a bad `ToleratedFailure…Path` right after
+        // MapStateStarted (`test_map_state_tolerated_failure_count_path`).
+        let tolerance = Tolerance::of(call)?;
         self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": ids.arn}))))?;
-        match self.distributed_body(ctx, call, &ids).await {
+        match self.distributed_body(ctx, call, &ids, &tolerance).await {
             Ok(output) => {
                 self.push(ctx, "MapRunSucceeded", None)?;
                 Ok(output)
@@ -126,14 +129,14 @@ impl Engine {
         ctx: &Ctx,
         call: &MapCall<'_>,
         ids: &RunIds,
+        tolerance: &Tolerance,
     ) -> Result<Value, StatesError> {
         let items = self.read_items(call).await?;
         let selected = call.select_items(&items)?;
         let inputs = batcher::batches(call, selected)?;
         let total = inputs.len() as u64;
         let limit = call.concurrency(DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
-        let tolerance = Tolerance::of(call)?;
-        let children = self.run_children(call, ids, inputs, limit, &tolerance).await;
+        let children = self.run_children(call, ids, inputs, limit, tolerance).await;
         let manifest = match &call.map.result_writer {
             Some(writer) => Some(self.write_results(writer, call, ids, &children).await?),
             None => None,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Engine;
-use super::execution::{Ctx, Next, is_quota};
+use super::execution::{Ctx, Next};
 use crate::asl::{Dynamic, Map, MapMode, State};
 use crate::error::{StatesError, names};
 use crate::query::{self, QueryLanguage, Scope};
@@ -40,17 +40,21 @@ impl MapCall<'_> {
         self.language.select(path, self.effective, &self.scope)
     }
 
-    /// The items at `ItemsPath` (a JSON array).
+    /// The items at `ItemsPath` (a JSON array). Anything else fails with AWS's cause
+    /// `Reference path "$.x" must point to array.` (a `$$` path shown from its context root,
+    /// as AWS's TestState answered in LocalStack
+    /// `test_state/test_state_context_object.snapshot.json`, `test_state_map_context_object`).
     fn items(&self) -> Result<Vec<Value>, StatesError> {
         match self.language.items(self.map, self.effective, &self.scope)? {
             Value::Array(items) => Ok(items),
-            other => Err(StatesError::new(
-                names::RUNTIME,
-                format!(
-                    "Map: the items at ItemsPath must be a JSON array, found {}",
-                    type_of(&other)
-                ),
-            )),
+            _ => {
+                let path = self.map.items_path.as_ref().map_or("$", |p| p.as_str());
+                let path = path.strip_prefix('$').filter(|p| p.starts_with('$')).unwrap_or(path);
+                Err(StatesError::new(
+                    names::RUNTIME,
+                    format!("Reference path \"{path}\" must point to array."),
+                ))
+            }
         }
     }
 
@@ -97,17 +101,6 @@ impl MapCall<'_> {
     }
 }
 
-fn type_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 impl Engine {
     /// Runs a Map state with its retriers and catchers.
     pub(super) async fn run_map_state(
@@ -117,7 +110,8 @@ impl Engine {
         map: &Map,
         raw: &Value,
     ) -> Result<(Value, Next), StatesError> {
-        self.run_retried(ctx, state, (&map.retry, &map.catch), raw, |context| {
+        let handlers = (&map.retry[..], &map.catch[..]);
+        self.run_retried(ctx, state, handlers, "MapStateFailed", raw, |context| {
             Box::pin(async move { self.run_map(ctx, state, map, raw, &context).await })
         })
         .await
@@ -140,17 +134,9 @@ impl Engine {
             MapMode::Inline => self.run_inline_map(ctx, &call).await,
             MapMode::Distributed { .. } => self.run_distributed_map(ctx, &call).await,
         };
-        match result {
-            Ok(output) => {
-                self.push(ctx, "MapStateSucceeded", None)?;
-                language.state_output(state, raw, output, &scope)
-            }
-            Err(error) => {
-                if !is_quota(&error) {
-                    self.push(ctx, "MapStateFailed", None)?;
-                }
-                Err(error)
-            }
-        }
+        // `MapStateFailed` is recorded by `run_retried` once no retrier takes the error.
+        let output = result?;
+        self.push(ctx, "MapStateSucceeded", None)?;
+        language.state_output(state, raw, output, &scope)
     }
 }
