@@ -95,6 +95,17 @@ fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
+/// (requests, errors) per edge id of a graph's Neptune edges.csv.
+fn edge_counts(path: &Path) -> BTreeMap<String, (i64, i64)> {
+    csv_rows(path)
+        .iter()
+        .map(|e| {
+            let n = |k: &str| e[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {e:?}"));
+            (e["~id"].clone(), (n("requests"), n("errors")))
+        })
+        .collect()
+}
+
 #[test]
 fn the_graph_matches_the_raw_records_and_a_second_run_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -104,15 +115,7 @@ fn the_graph_matches_the_raw_records_and_a_second_run_is_byte_identical() {
     assert_eq!(records.len(), 3000);
     let expected = expected_edges(&records);
     let graph_dir = dir.path().join("graph/service-calls");
-    let edges = csv_rows(&graph_dir.join("edges.csv"));
-    let got: BTreeMap<String, (i64, i64)> = edges
-        .iter()
-        .map(|e| {
-            let n = |k: &str| e[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {e:?}"));
-            (e["~id"].clone(), (n("requests"), n("errors")))
-        })
-        .collect();
-    assert_eq!(got, expected);
+    assert_eq!(edge_counts(&graph_dir.join("edges.csv")), expected);
     // Vertices: every service seen, with its calls in and out.
     let mut io: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (id, (requests, _)) in &expected {
@@ -364,15 +367,7 @@ fn run_local_extracts_from_the_specs_own_api_with_its_retries_and_gives_the_righ
     // The graph is the one the served records give.
     assert_eq!(raw_records(&data_dir), records);
     let expected = expected_edges(&records);
-    let edges = csv_rows(&data_dir.join("graph/service-calls/edges.csv"));
-    let got: BTreeMap<String, (i64, i64)> = edges
-        .iter()
-        .map(|e| {
-            let n = |k: &str| e[k].parse::<i64>().unwrap_or_else(|_| panic!("{k}: {e:?}"));
-            (e["~id"].clone(), (n("requests"), n("errors")))
-        })
-        .collect();
-    assert_eq!(got, expected);
+    assert_eq!(edge_counts(&data_dir.join("graph/service-calls/edges.csv")), expected);
 }
 
 #[test]
