@@ -151,8 +151,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             example
         }
     };
-    // Generated records stand in for the API only when asked, or for the bundled example.
-    let generated = args.generated_source || args.dataset.is_none();
     if args.prefix.is_some() || args.failed_of.is_some() {
         let (spec, _) = read_spec(&dataset)?;
         return super::reprocess::run_local(
@@ -220,36 +218,38 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             run_input["prefix"] = Value::String(layout::raw_prefix(&spec.name));
         } else {
             let mut text = spec_text;
-            if let Source::Http(http) = &spec.source
-                && !generated
-            {
-                source_label = Some(format!("{} (the spec's own API)", http.url));
-                eprintln!("extracting from the spec's source: {}", http.url);
-            } else if let Source::Http(http) = &spec.source {
-                let config = args.generator.config(args.records)?;
-                let server =
-                    serve_generated(&config, ServeOptions::default(), "127.0.0.1:0".parse()?)
-                        .await
-                        .context("cannot start the local source")?;
-                // The spec's URL points at the real API; locally it points at this copy.
-                text = text.replace(&http.url, &server.url_template());
-                eprintln!(
-                    "serving {} generated record(s) at http://{}/ for the http source",
-                    args.records,
-                    server.addr()
-                );
-                let why = if args.generated_source {
-                    "--generated-source"
+            // Generated records stand in for the API only when asked, or for the bundled example.
+            let generated = args.generated_source || args.dataset.is_none();
+            if let Source::Http(http) = &spec.source {
+                if !generated {
+                    source_label = Some(format!("{} (the spec's own API)", http.url));
+                    eprintln!("extracting from the spec's source: {}", http.url);
                 } else {
-                    "the bundled example; give --dataset to extract from a spec's own API"
-                };
-                source_label = Some(format!(
-                    "{} generated record(s) served at http://{}/ in place of {} ({why})",
-                    args.records,
-                    server.addr(),
-                    http.url
-                ));
-                source = Some(server);
+                    let config = args.generator.config(args.records)?;
+                    let server =
+                        serve_generated(&config, ServeOptions::default(), "127.0.0.1:0".parse()?)
+                            .await
+                            .context("cannot start the local source")?;
+                    // The spec's URL points at the real API; locally it points at this copy.
+                    text = text.replace(&http.url, &server.url_template());
+                    eprintln!(
+                        "serving {} generated record(s) at http://{}/ for the http source",
+                        args.records,
+                        server.addr()
+                    );
+                    let why = if args.generated_source {
+                        "--generated-source"
+                    } else {
+                        "the bundled example; give --dataset to extract from a spec's own API"
+                    };
+                    source_label = Some(format!(
+                        "{} generated record(s) served at http://{}/ in place of {} ({why})",
+                        args.records,
+                        server.addr(),
+                        http.url
+                    ));
+                    source = Some(server);
+                }
             }
             upload_spec(&env, &spec, text, &spec_dir).await?;
             run_input["window"] = serde_json::to_value(&window)?;
