@@ -2,23 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::commands::files_under;
 use super::repo;
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    out
+    files_under(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")).collect()
 }
 
 #[test]
