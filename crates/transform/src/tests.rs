@@ -334,7 +334,7 @@ fn broken_files_end_with_typed_errors() -> TestResult {
     let input = work.file("empty.jsonl", b"");
     assert!(matches!(work.run(&calls, &input), Err(TransformError::EmptyFile)));
     let input = work.file("empty.csv.gz", &gzip(b""));
-    assert!(matches!(work.run(&csv, &input), Err(TransformError::EmptyFile)));
+    assert!(matches!(work.run(&csv, &input), Err(TransformError::NoData)));
 
     let input = work.file("noid.csv", b"active,price\nY,1\n");
     let e = work.run(&csv, &input).err().map(|e| e.to_string()).unwrap_or_default();
@@ -520,6 +520,7 @@ fn row_groups_are_bounded() -> TestResult {
     Ok(())
 }
 
+mod corpus;
 mod partitions;
 
 mod properties {
