@@ -17,7 +17,7 @@ use graphetl_core::DatasetSpec;
 use graphetl_core::convert::{Value, format_date, format_decimal, format_timestamp};
 use graphetl_core::spec::{Column, ColumnType};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 
 use crate::cells::Cell;
 use crate::sink::RowSink;
@@ -71,7 +71,11 @@ pub(crate) fn read_parquet(
         MagicError::Io(source) => io_err(source),
         MagicError::NotParquet(looks_like) => TransformError::NotParquet { looks_like },
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    // The embedded Arrow schema (`ARROW:schema`) is not read: its decoder panics on some
+    // corrupt bytes, and the Parquet schema alone gives every type this reader supports.
+    let reader_options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options)
+        .map_err(parquet_err)?;
     let schema = builder.schema().clone();
     let mut roots: Vec<usize> = Vec::new();
     let mut source_of: Vec<Option<String>> = Vec::with_capacity(spec.columns.len());
