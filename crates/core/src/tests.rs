@@ -812,3 +812,58 @@ mod backoff_tests {
         }
     }
 }
+
+mod spec_properties {
+    //! The dataset spec parser on arbitrary text (the `dataset_spec` fuzz target's entry
+    //! point): never a panic, whatever the bytes; a bundled spec with random edits either
+    //! parses or is rejected with problems that name a key.
+
+    use proptest::prelude::*;
+
+    use crate::DatasetSpec;
+    use crate::spec::{ColumnType, Template};
+
+    const BUNDLED: [&str; 2] = [
+        include_str!("../../../datasets/products.toml"),
+        include_str!("../../../datasets/service-calls.toml"),
+    ];
+
+    /// Everything the fuzz target runs on one input.
+    fn parse_all(text: &str) -> Result<(), String> {
+        let _ = ColumnType::parse(text);
+        let _ = Template::parse(text);
+        match DatasetSpec::from_toml_str(text, "fuzz.toml") {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().is_empty() => Err("a rejected spec with no message".into()),
+            Err(_) => Ok(()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            parse_all(&String::from_utf8_lossy(&bytes)).map_err(TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn toml_looking_noise_never_panics(text in "([a-z_.\\[\\]]{1,12} = (\"[^\"]{0,8}\"|[0-9]{1,4}|true|\\[\\]|\\{\\})\n){0,12}") {
+            parse_all(&format!("name = \"n\"\n[input]\nformat = \"csv\"\n{text}")).map_err(TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn an_edited_bundled_spec_parses_or_names_its_problem(
+            which in 0usize..2,
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), "\\PC{0,6}"), 1..6),
+        ) {
+            let mut text = BUNDLED[which].to_owned();
+            for (at, len, insert) in &edits {
+                let chars: Vec<char> = text.chars().collect();
+                let start = at.index(chars.len());
+                let end = (start + len.index(8)).min(chars.len());
+                text = chars[..start].iter().chain(insert.chars().collect::<Vec<_>>().iter()).chain(chars[end..].iter()).collect();
+            }
+            parse_all(&text).map_err(TestCaseError::fail)?;
+        }
+    }
+}

@@ -35,7 +35,7 @@ pub(crate) fn read_csv(
     let header: Vec<String> = if spec.input.header {
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => return Err(TransformError::EmptyFile),
+            Ok(false) => return Err(TransformError::NoData),
             Err(e) => return Err(csv_error(errors, e, 0)),
         }
         let mut names = Vec::with_capacity(record.len());
@@ -61,6 +61,23 @@ pub(crate) fn read_csv(
             });
         }
     }
+    // A name the spec reads that appears twice is ambiguous: which field holds the value?
+    for column in &spec.columns {
+        let mut positions =
+            header.iter().enumerate().filter(|(_, h)| **h == column.from).map(|(i, _)| i + 1);
+        if let (Some(first), Some(second)) = (positions.next(), positions.next()) {
+            return Err(TransformError::SchemaMismatch {
+                message: format!(
+                    "the header names \"{}\" twice (fields {first} and {second}; column {} reads it), so its value is ambiguous",
+                    column.from, column.name
+                ),
+            });
+        }
+    }
+    // Quarantine records are objects keyed by the header only when its names are distinct, so
+    // no field of a bad row is lost to a repeated key.
+    let distinct_names =
+        header.iter().collect::<std::collections::HashSet<_>>().len() == header.len();
     let mut index: Vec<Option<usize>> = Vec::with_capacity(spec.columns.len());
     for column in &spec.columns {
         let position = header.iter().position(|h| *h == column.from);
@@ -85,7 +102,8 @@ pub(crate) fn read_csv(
     let (recycle_tx, recycle_rx) = sync_channel::<Vec<csv::ByteRecord>>(CHUNKS_IN_FLIGHT + 2);
     std::thread::scope(|scope| {
         scope.spawn(move || parse_chunks(&mut csv, &chunk_tx, &recycle_rx));
-        let result = convert_chunks(&header, &index, &chunk_rx, &recycle_tx, errors, sink);
+        let result =
+            convert_chunks(&header, distinct_names, &index, &chunk_rx, &recycle_tx, errors, sink);
         // Unblock the reader if we stopped early, so the scope can end.
         drop(chunk_rx);
         drop(recycle_tx);
@@ -140,6 +158,7 @@ fn parse_chunks<R: std::io::Read>(
 
 fn convert_chunks(
     header: &[String],
+    distinct_names: bool,
     index: &[Option<usize>],
     chunks: &Receiver<Chunk>,
     recycle: &SyncSender<Vec<csv::ByteRecord>>,
@@ -150,7 +169,7 @@ fn convert_chunks(
     for chunk in chunks {
         for record in &chunk.records[..chunk.filled] {
             row += 1;
-            convert_record(header, index, record, row, sink)?;
+            convert_record(header, distinct_names, index, record, row, sink)?;
         }
         if let Some(e) = chunk.error {
             return Err(csv_error(errors, e, row + 1));
@@ -162,6 +181,7 @@ fn convert_chunks(
 
 fn convert_record(
     header: &[String],
+    distinct_names: bool,
     index: &[Option<usize>],
     record: &csv::ByteRecord,
     row: u64,
@@ -169,7 +189,7 @@ fn convert_record(
 ) -> Result<(), TransformError> {
     let render = || {
         let fields = record.iter().map(|f| String::from_utf8_lossy(f).into_owned());
-        if record.len() == header.len() {
+        if distinct_names && record.len() == header.len() {
             serde_json::Value::Object(
                 header.iter().cloned().zip(fields.map(serde_json::Value::String)).collect(),
             )

@@ -11,6 +11,11 @@ pub enum TransformError {
     /// The file has no bytes at all.
     #[error("the file is empty (0 bytes)")]
     EmptyFile,
+    /// The file has bytes but no data: a gzip of nothing, or only blank lines.
+    #[error(
+        "the file has no data: nothing is left after gzip decompression and blank lines (expected at least a header)"
+    )]
+    NoData,
     /// The gzip stream is truncated or corrupt.
     #[error("the gzip stream is truncated or corrupt: {message}")]
     Gzip {
@@ -56,6 +61,14 @@ pub enum TransformError {
     SchemaMismatch {
         /// What is missing or incompatible.
         message: String,
+    },
+    /// A file the spec says is Parquet does not have Parquet's magic bytes.
+    #[error(
+        "the file is not Parquet: it does not start and end with the magic bytes PAR1 (input.format = \"parquet\" in the dataset spec; is it {looks_like}?)"
+    )]
+    NotParquet {
+        /// What the first bytes look like (gzip, text, ...).
+        looks_like: &'static str,
     },
     /// The Parquet input could not be read.
     #[error("cannot read the Parquet input: {message}")]

@@ -180,6 +180,8 @@ pub(crate) fn read_jsonl(
         let text =
             std::str::from_utf8(&line).map_err(|_| TransformError::InvalidUtf8 { row: line_no })?;
         let text = text.trim_end_matches(['\n', '\r']);
+        // A UTF-8 byte order mark before the first line is not part of the data.
+        let text = if line_no == 1 { text.trim_start_matches('\u{feff}') } else { text };
         if text.trim().is_empty() {
             continue;
         }
@@ -215,7 +217,7 @@ pub(crate) fn read_jsonl(
         sink.push_row(line_no, &cells, &render)?;
     }
     if data_rows == 0 && line_no == 0 {
-        return Err(TransformError::EmptyFile);
+        return Err(TransformError::NoData);
     }
     Ok(())
 }

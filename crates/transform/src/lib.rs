@@ -24,6 +24,11 @@ mod read;
 mod sink;
 mod spill;
 
+/// Each reader's property on arbitrary bytes, shared by the property tests and fuzz/ (tests and
+/// the `fuzzing` feature only).
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_check;
+
 use std::path::{Path, PathBuf};
 
 use graphetl_core::DatasetSpec;

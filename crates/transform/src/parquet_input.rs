@@ -17,7 +17,7 @@ use graphetl_core::DatasetSpec;
 use graphetl_core::convert::{Value, format_date, format_decimal, format_timestamp};
 use graphetl_core::spec::{Column, ColumnType};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 
 use crate::cells::Cell;
 use crate::sink::RowSink;
@@ -65,9 +65,17 @@ pub(crate) fn read_parquet(
     options: &TransformOptions,
     sink: &mut RowSink<'_>,
 ) -> Result<(), TransformError> {
-    let file = File::open(path)
-        .map_err(|source| TransformError::Io { path: path.to_path_buf(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let io_err = |source| TransformError::Io { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(io_err)?;
+    check_magic(&mut file).map_err(|e| match e {
+        MagicError::Io(source) => io_err(source),
+        MagicError::NotParquet(looks_like) => TransformError::NotParquet { looks_like },
+    })?;
+    // The embedded Arrow schema (`ARROW:schema`) is not read: its decoder panics on some
+    // corrupt bytes, and the Parquet schema alone gives every type this reader supports.
+    let reader_options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options)
+        .map_err(parquet_err)?;
     let schema = builder.schema().clone();
     let mut roots: Vec<usize> = Vec::new();
     let mut source_of: Vec<Option<String>> = Vec::with_capacity(spec.columns.len());
@@ -142,6 +150,42 @@ pub(crate) fn read_parquet(
         }
     }
     Ok(())
+}
+
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+
+enum MagicError {
+    Io(std::io::Error),
+    NotParquet(&'static str),
+}
+
+/// Checks the magic bytes at both ends, so a file that is not Parquet gets one clear reason
+/// instead of a footer-decoding message; leaves the file positioned at its start.
+fn check_magic(file: &mut File) -> Result<(), MagicError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata().map_err(MagicError::Io)?.len();
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 4];
+    let n_head = file.read(&mut head).map_err(MagicError::Io)?;
+    if len >= 12 {
+        file.seek(SeekFrom::End(-4)).map_err(MagicError::Io)?;
+        file.read_exact(&mut tail).map_err(MagicError::Io)?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(MagicError::Io)?;
+    if len >= 12 && &head == PARQUET_MAGIC && &tail == PARQUET_MAGIC {
+        return Ok(());
+    }
+    let head = &head[..n_head];
+    let looks_like = if head.starts_with(&[0x1f, 0x8b]) {
+        "gzip"
+    } else if head == PARQUET_MAGIC.as_slice() {
+        "a truncated Parquet file"
+    } else if head.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
+        "text (CSV or JSON lines)"
+    } else {
+        "another binary format"
+    };
+    Err(MagicError::NotParquet(looks_like))
 }
 
 fn cell_json(cell: &Cell<'_>) -> serde_json::Value {

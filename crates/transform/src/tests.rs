@@ -334,7 +334,7 @@ fn broken_files_end_with_typed_errors() -> TestResult {
     let input = work.file("empty.jsonl", b"");
     assert!(matches!(work.run(&calls, &input), Err(TransformError::EmptyFile)));
     let input = work.file("empty.csv.gz", &gzip(b""));
-    assert!(matches!(work.run(&csv, &input), Err(TransformError::EmptyFile)));
+    assert!(matches!(work.run(&csv, &input), Err(TransformError::NoData)));
 
     let input = work.file("noid.csv", b"active,price\nY,1\n");
     let e = work.run(&csv, &input).err().map(|e| e.to_string()).unwrap_or_default();
@@ -520,6 +520,7 @@ fn row_groups_are_bounded() -> TestResult {
     Ok(())
 }
 
+mod corpus;
 mod partitions;
 
 mod properties {
@@ -544,6 +545,71 @@ mod properties {
             let out = out.map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(out.rows_in, out.rows_written + out.rows_rejected);
             prop_assert_eq!(out.rows_in as usize, cells.chunks(6).len());
+        }
+    }
+
+    use crate::fuzz_check::{Reader, check_input};
+
+    const READERS: [Reader; 4] = [Reader::Csv, Reader::JsonLines, Reader::Gzip, Reader::Parquet];
+
+    /// A valid input of each reader, for the mutation property.
+    fn valid_input(reader: Reader) -> Vec<u8> {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/bad-inputs");
+        let read = |name: &str| std::fs::read(Path::new(corpus).join(name)).unwrap_or_default();
+        match reader {
+            Reader::Csv => read("products/quoted-newlines.csv"),
+            Reader::JsonLines => read("service-calls/bom.jsonl"),
+            Reader::Gzip => gzip(&read("service-calls/crlf.jsonl")),
+            Reader::Parquet => {
+                let work = Work::new();
+                let path = work.dir.path().join("p.parquet");
+                let columns: Vec<(&str, ArrayRef)> = vec![
+                    ("PRODUCT_ID", Arc::new(arrow_array::Int64Array::from(vec![1, 2, 3]))),
+                    ("PRODUCT_NAME", Arc::new(arrow_array::StringArray::from(vec!["a", "b", "c"]))),
+                    (
+                        "LAST_UPDATED",
+                        Arc::new(arrow_array::StringArray::from(vec![
+                            "2024-03-27 01:00:00",
+                            "x",
+                            "",
+                        ])),
+                    ),
+                ];
+                match write_parquet(&path, columns) {
+                    Ok(()) => std::fs::read(&path).unwrap_or_default(),
+                    Err(e) => panic!("cannot write the seed Parquet: {e}"),
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn no_reader_panics_or_loses_rows_on_arbitrary_bytes(
+            reader in proptest::sample::select(READERS.to_vec()),
+            data in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            check_input(reader, &data).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+
+        #[test]
+        fn no_reader_panics_or_loses_rows_on_a_mutated_valid_file(
+            reader in proptest::sample::select(READERS.to_vec()),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut data = valid_input(reader);
+            prop_assert!(!data.is_empty());
+            for (at, byte) in &edits {
+                let i = at.index(data.len());
+                data[i] = *byte;
+            }
+            if truncate {
+                data.truncate(cut.index(data.len()));
+            }
+            check_input(reader, &data).map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
     }
 }

@@ -4,6 +4,7 @@
 mod aggregate;
 mod aws;
 mod commands;
+mod corpus;
 mod distributed_map;
 mod e2e;
 mod infra;
