@@ -30,6 +30,8 @@ enum Command {
     Reprocess(commands::reprocess::Args),
     /// List the failed items (file, error, cause) of a run.
     Failures(commands::failures::Args),
+    /// Continue a failed run where it stopped, after fixing the cause (RedriveExecution).
+    Redrive(commands::redrive::Args),
     /// Run a dataset's aggregation queries locally (DataFusion) over curated Parquet → CSV chunks.
     #[command(long_about = commands::aggregate::LONG_ABOUT)]
     Aggregate(commands::aggregate::Args),
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Failures(args) => commands::failures::run(&args),
+        Command::Redrive(args) => commands::redrive::run(&args),
         Command::Aggregate(args) => commands::aggregate::run(&args),
         Command::Load(args) => commands::load::run(&args),
         Command::MockNeptune(args) => commands::mock_neptune::run(&args),

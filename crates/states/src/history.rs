@@ -26,6 +26,83 @@ pub struct Event {
     pub details: Option<Value>,
 }
 
+/// Every history event type of the Step Functions API (`HistoryEventType`), so that a history
+/// read back from JSON keeps AWS's names.
+pub const EVENT_TYPES: &[&str] = &[
+    "ActivityFailed",
+    "ActivityScheduled",
+    "ActivityScheduleFailed",
+    "ActivityStarted",
+    "ActivitySucceeded",
+    "ActivityTimedOut",
+    "ChoiceStateEntered",
+    "ChoiceStateExited",
+    "EvaluationFailed",
+    "ExecutionAborted",
+    "ExecutionFailed",
+    "ExecutionRedriven",
+    "ExecutionStarted",
+    "ExecutionSucceeded",
+    "ExecutionTimedOut",
+    "FailStateEntered",
+    "LambdaFunctionFailed",
+    "LambdaFunctionScheduled",
+    "LambdaFunctionScheduleFailed",
+    "LambdaFunctionStarted",
+    "LambdaFunctionStartFailed",
+    "LambdaFunctionSucceeded",
+    "LambdaFunctionTimedOut",
+    "MapIterationAborted",
+    "MapIterationFailed",
+    "MapIterationStarted",
+    "MapIterationSucceeded",
+    "MapRunAborted",
+    "MapRunFailed",
+    "MapRunRedriven",
+    "MapRunStarted",
+    "MapRunSucceeded",
+    "MapStateAborted",
+    "MapStateEntered",
+    "MapStateExited",
+    "MapStateFailed",
+    "MapStateStarted",
+    "MapStateSucceeded",
+    "ParallelStateAborted",
+    "ParallelStateEntered",
+    "ParallelStateExited",
+    "ParallelStateFailed",
+    "ParallelStateStarted",
+    "ParallelStateSucceeded",
+    "PassStateEntered",
+    "PassStateExited",
+    "SucceedStateEntered",
+    "SucceedStateExited",
+    "TaskFailed",
+    "TaskScheduled",
+    "TaskStarted",
+    "TaskStartFailed",
+    "TaskStateAborted",
+    "TaskStateEntered",
+    "TaskStateExited",
+    "TaskSubmitFailed",
+    "TaskSubmitted",
+    "TaskSucceeded",
+    "TaskTimedOut",
+    "WaitStateAborted",
+    "WaitStateEntered",
+    "WaitStateExited",
+];
+
+/// A history read back from JSON that is not one this module wrote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("history event {index}: {message}")]
+pub struct BadHistory {
+    /// The event's position (0-based).
+    pub index: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// Which details field carries an event type's details.
 fn details_key(kind: &str) -> Option<String> {
     let base = match kind {
@@ -162,6 +239,41 @@ impl History {
     pub fn to_json(&self) -> Value {
         json!({ "events": self.events.iter().map(Event::to_json).collect::<Vec<_>>() })
     }
+
+    /// The quota this history counts against.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Reads back a history [`History::to_json`] wrote, under a quota.
+    pub fn from_json(value: &Value, limit: usize) -> Result<History, BadHistory> {
+        let bad = |index: usize, message: &str| BadHistory { index, message: message.to_owned() };
+        let events = value["events"].as_array().ok_or_else(|| bad(0, "no events array"))?;
+        let mut history = History::with_limit(limit);
+        for (index, event) in events.iter().enumerate() {
+            let type_name = event["type"].as_str().ok_or_else(|| bad(index, "no type"))?;
+            let kind = EVENT_TYPES
+                .iter()
+                .find(|k| **k == type_name)
+                .copied()
+                .ok_or_else(|| bad(index, &format!("unknown event type {type_name}")))?;
+            let timestamp_millis = event["timestamp"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis())
+                .ok_or_else(|| bad(index, "no RFC 3339 timestamp"))?;
+            let previous_event_id = event["previousEventId"].as_u64().unwrap_or(0);
+            let details = details_key(kind).and_then(|key| event.get(&key).cloned());
+            history.events.push(Event {
+                id: index as u64 + 1,
+                previous_event_id,
+                timestamp_millis,
+                kind,
+                details,
+            });
+        }
+        Ok(history)
+    }
 }
 
 /// `{"input": "<json text>", "inputDetails": {"truncated": false}}`-style payload details.
@@ -207,6 +319,24 @@ mod tests {
             assert_eq!(details_key(kind).as_deref(), Some(key));
         }
         assert_eq!(details_key("ParallelStateSucceeded"), None);
+    }
+
+    #[test]
+    fn a_history_reads_back_from_its_json() {
+        let mut history = History::with_limit(10);
+        let started = json!({"input": "{}", "inputDetails": {"truncated": false}});
+        assert!(history.push("ExecutionStarted", 1_700_000_000_123, Some(started)).is_ok());
+        assert!(history.push_after("MapStateSucceeded", 1_700_000_000_200, None, 1).is_ok());
+        assert!(
+            history
+                .push("ExecutionRedriven", 1_700_000_001_000, Some(json!({"redriveCount": 1})))
+                .is_ok()
+        );
+        let back = History::from_json(&history.to_json(), 10);
+        assert_eq!(back.as_ref().map(|h| h.events().to_vec()), Ok(history.events().to_vec()));
+        let unknown =
+            json!({"events": [{"type": "NotAnEvent", "timestamp": "1970-01-01T00:00:00.000Z"}]});
+        assert_eq!(History::from_json(&unknown, 10).map(|h| h.len()).map_err(|e| e.index), Err(0));
     }
 
     #[test]

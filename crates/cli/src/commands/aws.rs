@@ -40,6 +40,8 @@ pub(crate) struct Described {
     pub(crate) error: Option<String>,
     /// Cause, if it failed.
     pub(crate) cause: Option<String>,
+    /// How many times it was redriven.
+    pub(crate) redrive_count: i32,
 }
 
 /// An execution given by ARN, or by name with the state machine's ARN.
@@ -80,7 +82,22 @@ impl Aws {
             status: out.status().as_str().to_owned(),
             error: out.error().map(str::to_owned),
             cause: out.cause().map(str::to_owned),
+            redrive_count: out.redrive_count().unwrap_or(0),
         })
+    }
+
+    /// Redrives an execution (RedriveExecution); returns the redrive date.
+    pub(crate) async fn redrive(&self, arn: &str) -> anyhow::Result<String> {
+        let out = self.sfn.redrive_execution().execution_arn(arn).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "RedriveExecution {arn}: {}",
+                aws_sdk_sfn::error::DisplayErrorContext(&e)
+            )
+        })?;
+        Ok(out
+            .redrive_date()
+            .fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+            .unwrap_or_default())
     }
 
     async fn map_runs(&self, arn: &str) -> anyhow::Result<Vec<String>> {

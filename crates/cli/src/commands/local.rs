@@ -4,7 +4,9 @@
 //!
 //! Placeholders are substituted the way infra/template.yaml's DefinitionSubstitutions do, with
 //! local names. Each execution is recorded under DATA_DIR/executions/ so that `failures` and
-//! `reprocess --failed-of` can find it later.
+//! `reprocess --failed-of` can find it later; one that did not succeed also keeps what the
+//! engine needs to redrive it (`<name>.engine.json`) and the local graph as it left it
+//! (`<name>.graph.json`), so that `graphetl redrive --local` continues it in a later process.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,8 @@ use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_neptune::local::{LocalGraph, SharedGraph, render_picture};
+use graphetl_neptune::local::{GraphSink, LocalGraph, SharedGraph, render_picture};
+use graphetl_neptune::model::GraphBatch;
 use graphetl_neptune::{Batcher, Budget, UpsertForm};
 use graphetl_states::exec::{Engine, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
@@ -167,6 +170,29 @@ pub(crate) fn record_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("executions").join(format!("{name}.json"))
 }
 
+/// What the engine needs to redrive an execution that did not succeed.
+fn engine_path(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("executions").join(format!("{name}.engine.json"))
+}
+
+/// The local graph as an execution that did not succeed left it.
+fn graph_path(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("executions").join(format!("{name}.graph.json"))
+}
+
+/// The engine and what its functions report, for one run or redrive.
+struct Wired {
+    engine: Arc<Engine>,
+    timings: StepTimings,
+    graph: SharedGraph,
+    extracted: Arc<Mutex<Vec<ExtractResult>>>,
+}
+
+/// An empty local graph that counts requests as the load Lambda's Neptune writer would.
+fn new_graph() -> SharedGraph {
+    SharedGraph::new(Batcher::new(UpsertForm::MergeSingleMap, Budget::default()))
+}
+
 impl LocalEnv {
     /// Starts the embedded S3 endpoint over DATA_DIR/s3 and makes sure the bucket exists.
     pub(crate) async fn start(settings: LocalSettings) -> anyhow::Result<LocalEnv> {
@@ -196,6 +222,50 @@ impl LocalEnv {
     /// returns it with the per-file results the run's ResultWriter files hold.
     pub(crate) async fn run_pipeline(&self, name: &str, input: Value) -> anyhow::Result<LocalRun> {
         let pipeline = PIPELINE.load()?;
+        let wired = self.wire(new_graph())?;
+        let run = wired.engine.run("graphetl-pipeline", &pipeline, input, name);
+        let execution = with_progress(name, &wired.timings, run).await;
+        self.record(name, wired, execution, Vec::new()).await
+    }
+
+    /// Redrives the recorded execution `name` (RedriveExecution): the same engine code as a run,
+    /// continuing from the engine records and the local graph the execution left.
+    pub(crate) async fn redrive_pipeline(&self, name: &str) -> anyhow::Result<LocalRun> {
+        let record = read_record(&self.settings.data_dir, name)?;
+        let status = record["status"].as_str().unwrap_or("?");
+        let saved = engine_path(&self.settings.data_dir, name);
+        let text = std::fs::read_to_string(&saved).map_err(|_| {
+            anyhow::anyhow!(
+                "execution {name} is {status} and cannot be redriven (nothing to redrive: {} does not exist)",
+                saved.display()
+            )
+        })?;
+        let records: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", saved.display()))?;
+        let graph = new_graph();
+        let graph_file = graph_path(&self.settings.data_dir, name);
+        if graph_file.exists() {
+            let text = std::fs::read_to_string(&graph_file)
+                .with_context(|| format!("cannot read {}", graph_file.display()))?;
+            let batch: GraphBatch = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a saved graph", graph_file.display()))?;
+            graph.clone().upsert(&batch).map_err(|e| {
+                anyhow::anyhow!("the saved graph {} does not load: {e}", graph_file.display())
+            })?;
+        }
+        let pipeline = PIPELINE.load()?;
+        let wired = self.wire(graph)?;
+        wired.engine.import_records(&records)?;
+        let arn = record["arn"].as_str().context("the execution record has no arn")?.to_owned();
+        let redrive = wired.engine.redrive(&arn, &pipeline);
+        let execution = with_progress(name, &wired.timings, redrive).await?;
+        let earlier_runs = record["map_runs"].as_array().cloned().unwrap_or_default();
+        self.record(name, wired, execution, earlier_runs).await
+    }
+
+    /// The engine with the four handlers registered as local Lambda functions, loading into
+    /// `graph`.
+    fn wire(&self, graph: SharedGraph) -> anyhow::Result<Wired> {
         let process_files = Arc::new(PROCESS_FILES.load()?);
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
@@ -203,9 +273,7 @@ impl LocalEnv {
         let store = self.server.store();
         let concurrency = Some(self.settings.lambda_concurrency);
         let timings = StepTimings::default();
-        let graph = SharedGraph::new(Batcher::new(UpsertForm::MergeSingleMap, Budget::default()));
         let mut functions = Functions::new();
-
         let extract = Arc::new(ExtractHandler::new(
             store.clone(),
             LocalSecrets::from_env(),
@@ -300,30 +368,23 @@ impl LocalEnv {
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
             .store(Arc::new(StoreItems(self.server.store())))
             .build();
-        // A spinner on stderr with the invocations done per step (hidden when stderr is not a
-        // terminal, so logs and tests see nothing of it).
-        let progress = indicatif::ProgressBar::new_spinner();
-        progress.enable_steady_tick(std::time::Duration::from_millis(120));
-        let ticker = {
-            let (progress, timings, started) = (progress.clone(), timings.clone(), Instant::now());
-            let name = name.to_owned();
-            tokio::spawn(async move {
-                loop {
-                    progress.set_message(format!(
-                        "{name}: {} calls done · {:.1}s",
-                        timings.progress_line(),
-                        started.elapsed().as_secs_f64()
-                    ));
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-            })
-        };
-        let execution = engine.run("graphetl-pipeline", &pipeline, input, name).await;
-        ticker.abort();
-        progress.finish_and_clear();
+        Ok(Wired { engine, timings, graph, extracted })
+    }
+
+    /// Writes the execution's record and history (and, unless it succeeded, what a redrive
+    /// needs), and reads its per-file results. `earlier_runs` are the Map Runs an earlier
+    /// attempt recorded (a redrive that does not run them again keeps them).
+    async fn record(
+        &self,
+        name: &str,
+        wired: Wired,
+        execution: Execution,
+        earlier_runs: Vec<Value>,
+    ) -> anyhow::Result<LocalRun> {
+        let Wired { engine, timings, graph, extracted } = wired;
         let largest_child =
             engine.executions().iter().filter(|e| e.arn != execution.arn).map(|e| e.events).max();
-        let map_runs: Vec<Value> = engine
+        let mut map_runs: Vec<Value> = engine
             .map_runs()
             .into_iter()
             .map(|run| {
@@ -332,10 +393,16 @@ impl LocalEnv {
                     "succeeded": run.succeeded,
                     "failed": run.failed,
                     "pending": run.pending,
+                    "redrive_count": run.redrive_count,
                     "manifest": run.manifest.map(|(bucket, key)| json!({"bucket": bucket, "key": key})),
                 })
             })
             .collect();
+        for earlier in earlier_runs {
+            if !map_runs.iter().any(|run| run["arn"] == earlier["arn"]) {
+                map_runs.push(earlier);
+            }
+        }
         let record = json!({
             "name": execution.name,
             "arn": execution.arn,
@@ -344,6 +411,7 @@ impl LocalEnv {
             "output": execution.output,
             "error": execution.error,
             "cause": execution.cause,
+            "redrive_count": execution.redrive_count,
             "history_events": execution.history.len(),
             "largest_child_history_events": largest_child,
             "executions": engine.executions().len(),
@@ -359,6 +427,7 @@ impl LocalEnv {
         let history = path.with_extension("history.json");
         std::fs::write(&history, serde_json::to_vec_pretty(&execution.history.to_json())?)
             .with_context(|| format!("cannot write {}", history.display()))?;
+        self.keep_for_redrive(name, &execution, &engine, &graph)?;
         let (files, failures) = self.results(&record).await?;
         Ok(LocalRun {
             execution,
@@ -370,6 +439,38 @@ impl LocalEnv {
             extracts: extracted.lock().map(|all| all.clone()).unwrap_or_default(),
             source: None,
         })
+    }
+
+    /// Saves what `redrive --local` needs of an execution that did not succeed (the engine's
+    /// records, the graph as loaded so far); removes it once the execution has succeeded.
+    fn keep_for_redrive(
+        &self,
+        name: &str,
+        execution: &Execution,
+        engine: &Engine,
+        graph: &SharedGraph,
+    ) -> anyhow::Result<()> {
+        let data_dir = &self.settings.data_dir;
+        let (saved, graph_file) = (engine_path(data_dir, name), graph_path(data_dir, name));
+        if execution.status == Status::Succeeded {
+            for path in [saved, graph_file] {
+                if path.exists() {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("cannot remove {}", path.display()))?;
+                }
+            }
+            return Ok(());
+        }
+        std::fs::write(&saved, serde_json::to_vec(&engine.export_records())?)
+            .with_context(|| format!("cannot write {}", saved.display()))?;
+        let snapshot = graph.snapshot();
+        let batch = GraphBatch {
+            vertices: snapshot.vertices().cloned().collect(),
+            edges: snapshot.edges().cloned().collect(),
+        };
+        std::fs::write(&graph_file, serde_json::to_vec(&batch)?)
+            .with_context(|| format!("cannot write {}", graph_file.display()))?;
+        Ok(())
     }
 
     /// Reads the per-file results and failures of a recorded execution from its ResultWriter
@@ -417,6 +518,31 @@ impl LocalEnv {
     pub(crate) async fn shutdown(self) {
         self.server.shutdown().await;
     }
+}
+
+/// Runs `work` with a spinner on stderr showing the invocations done per step (hidden when
+/// stderr is not a terminal, so logs and tests see nothing of it).
+async fn with_progress<T>(name: &str, timings: &StepTimings, work: impl Future<Output = T>) -> T {
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let ticker = {
+        let (progress, timings, started) = (progress.clone(), timings.clone(), Instant::now());
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            loop {
+                progress.set_message(format!(
+                    "{name}: {} calls done · {:.1}s",
+                    timings.progress_line(),
+                    started.elapsed().as_secs_f64()
+                ));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let output = work.await;
+    ticker.abort();
+    progress.finish_and_clear();
+    output
 }
 
 /// A finished local execution and what it did.
@@ -569,10 +695,17 @@ impl LocalRun {
                 self.execution.name, self.execution.name
             );
         }
+        if self.execution.redrive_count > 0 {
+            println!("  redriven    {} time(s)", self.execution.redrive_count);
+        }
         if let (Status::Failed | Status::TimedOut, Some(error)) =
             (self.execution.status, &self.execution.error)
         {
             println!("  error       {error}: {}", self.execution.cause.clone().unwrap_or_default());
+            println!(
+                "  redrive     after fixing the cause: graphetl redrive {} --local",
+                self.execution.name
+            );
         }
         Ok(())
     }

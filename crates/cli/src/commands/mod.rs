@@ -8,6 +8,7 @@ pub(crate) mod items;
 pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod mock_neptune;
+pub(crate) mod redrive;
 pub(crate) mod reprocess;
 pub(crate) mod run;
 pub(crate) mod serve_source;

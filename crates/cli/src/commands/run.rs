@@ -82,6 +82,10 @@ pub(crate) struct Args {
     /// Tolerated share of failed batches, in percent.
     #[arg(long, default_value_t = 5.0)]
     tolerated_failure_percentage: f64,
+    /// Batches the transform Map Run runs at once (its MaxConcurrency; the state machine's
+    /// default is 50).
+    #[arg(long)]
+    max_concurrency: Option<u64>,
     /// Testing aid: every Nth transform invocation fails with GraphEtl.StorageThrottled, to
     /// watch the state machine retry it (0 = never).
     #[arg(long, default_value_t = 0)]
@@ -204,6 +208,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "batch_size": args.batch_size.max(1),
             "tolerated_failure_percentage": args.tolerated_failure_percentage,
         });
+        if let Some(max) = args.max_concurrency {
+            run_input["max_concurrency"] = json!(max);
+        }
         if input.is_some() {
             upload_spec(&env, &spec, spec_text, &spec_dir).await?;
             for (path, relative) in &files {

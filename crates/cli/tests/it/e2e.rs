@@ -24,7 +24,7 @@ fn run_local(data_dir: &Path, extra: &[&str]) -> String {
 }
 
 /// Every file under `root` with its bytes, keyed by the path below `root`.
-fn snapshot(root: &Path, extension: &str) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(crate) fn snapshot(root: &Path, extension: &str) -> BTreeMap<PathBuf, Vec<u8>> {
     files_under(root)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == extension))

@@ -9,6 +9,7 @@ mod distributed_map;
 mod e2e;
 mod infra;
 mod pipeline;
+mod redrive;
 mod states_run;
 mod tidy;
 

@@ -1,11 +1,15 @@
-//! One execution from `ExecutionStarted` to `ExecutionSucceeded`/`Failed`/`TimedOut`: its
-//! names and ARNs, the execution timeout (and EXPRESS's five minutes), the history and its
-//! quota, the loop from `StartAt` through `Next` to an end, and the context object (`$$`).
+//! One execution from `ExecutionStarted` (or `ExecutionRedriven`) to
+//! `ExecutionSucceeded`/`Failed`/`TimedOut`: its names and ARNs, the execution timeout (and
+//! EXPRESS's five minutes), the history and its quota, the loop from `StartAt` (or the state a
+//! redrive continues in) through `Next` to an end, the progress a redrive continues from, and
+//! the context object (`$$`).
 
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map as JsonMap, Value, json};
 
+use super::progress::{Progress, RunPath, Unit};
+use super::redrive::Record;
 use super::{Engine, Execution, ExecutionSummary, Status};
 use crate::asl::StateMachine;
 use crate::error::{StatesError, names};
@@ -30,6 +34,54 @@ pub(super) struct Ctx {
     pub(super) input: Value,
     pub(super) start_iso: String,
     pub(super) history: Mutex<History>,
+    /// How many times the execution was redriven (`$$.Execution.RedriveCount`).
+    pub(super) redrive_count: u32,
+    /// When it was last redriven (`$$.Execution.RedriveTime`).
+    pub(super) redrive_iso: Option<String>,
+    /// What this attempt has done.
+    pub(super) progress: Mutex<Progress>,
+    /// What the previous attempt had done (empty unless redriving).
+    pub(super) previous: Mutex<Progress>,
+}
+
+impl Ctx {
+    /// A fresh execution's context.
+    pub(super) fn new(names: &Names<'_>, input: Value, start_iso: String, history: History) -> Ctx {
+        Ctx {
+            arn: names.arn.clone(),
+            name: names.name.to_owned(),
+            machine_name: names.machine.to_owned(),
+            machine_arn: names.machine_arn.clone(),
+            input,
+            start_iso,
+            history: Mutex::new(history),
+            redrive_count: 0,
+            redrive_iso: None,
+            progress: Mutex::new(Progress::default()),
+            previous: Mutex::new(Progress::default()),
+        }
+    }
+
+    /// Runs `f` on this attempt's progress.
+    pub(super) fn progress<T>(&self, f: impl FnOnce(&mut Progress) -> T) -> T {
+        match self.progress.lock() {
+            Ok(mut progress) => f(&mut progress),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Runs `f` on the previous attempt's progress.
+    pub(super) fn previous<T>(&self, f: impl FnOnce(&mut Progress) -> T) -> T {
+        match self.previous.lock() {
+            Ok(mut previous) => f(&mut previous),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Whether the previous attempt had finished the run at `path` (a redrive skips it).
+    pub(super) fn previously_done(&self, path: &RunPath) -> bool {
+        self.previous(|p| p.is_done(path))
+    }
 }
 
 /// The names and ARNs an execution runs under.
@@ -78,6 +130,20 @@ impl Engine {
         let start_millis = self.now_millis();
         // EXPRESS executions keep no service history (no event quota) but stop after 5 minutes.
         let history_limit = if express { usize::MAX } else { self.options.history_limit };
+        let history = History::with_limit(history_limit);
+        let ctx = Ctx::new(&names, input, self.iso(start_millis), history);
+        self.drive(ctx, machine, express, start_millis).await
+    }
+
+    /// Runs (or continues, when `ctx` carries a previous attempt) an execution to its end,
+    /// then keeps its record and summary.
+    pub(super) async fn drive(
+        self: &Arc<Self>,
+        ctx: Ctx,
+        machine: &StateMachine,
+        express: bool,
+        start_millis: i64,
+    ) -> Execution {
         let timeout_seconds = if express {
             Some(
                 machine.timeout_seconds.map_or(EXPRESS_MAX_SECONDS, |t| t.min(EXPRESS_MAX_SECONDS)),
@@ -85,22 +151,14 @@ impl Engine {
         } else {
             machine.timeout_seconds
         };
-        let ctx = Ctx {
-            arn: names.arn.clone(),
-            name: names.name.to_owned(),
-            machine_name: names.machine.to_owned(),
-            machine_arn: names.machine_arn.clone(),
-            input: input.clone(),
-            start_iso: self.iso(start_millis),
-            history: Mutex::new(History::with_limit(history_limit)),
-        };
-        let outcome = self.run_to_end(&ctx, machine, &input, timeout_seconds).await;
+        let outcome = self.run_to_end(&ctx, machine, timeout_seconds).await;
         let stop_millis = self.now_millis();
-        let history = ctx.history.into_inner().unwrap_or_else(|p| p.into_inner());
+        let Ctx { arn, name, machine_name, machine_arn, input, history, progress, .. } = ctx;
+        let history = history.into_inner().unwrap_or_else(|p| p.into_inner());
         let execution = Execution {
-            arn: names.arn,
-            name: names.name.to_owned(),
-            state_machine_arn: names.machine_arn,
+            arn,
+            name,
+            state_machine_arn: machine_arn,
             status: Status::Succeeded,
             input,
             output: None,
@@ -108,37 +166,58 @@ impl Engine {
             cause: None,
             start_millis,
             stop_millis,
+            redrive_count: ctx.redrive_count,
             history,
         };
         let execution = finish(execution, outcome);
-        if let Ok(mut executions) = self.executions.lock() {
-            executions.push(ExecutionSummary {
-                arn: execution.arn.clone(),
-                state_machine: names.machine.to_owned(),
-                status: execution.status.as_str(),
-                events: execution.history.len(),
-            });
-        }
+        self.summarize(&execution, &machine_name);
+        let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.keep_record(Record::of(&execution, &machine_name, express, ctx.redrive_iso, progress));
         execution
     }
 
-    /// `ExecutionStarted`, then the states, within the execution timeout.
+    /// Adds or updates the execution's entry in [`Engine::executions`].
+    fn summarize(&self, execution: &Execution, machine_name: &str) {
+        let summary = ExecutionSummary {
+            arn: execution.arn.clone(),
+            state_machine: machine_name.to_owned(),
+            status: execution.status.as_str(),
+            events: execution.history.len(),
+            redrive_count: execution.redrive_count,
+        };
+        if let Ok(mut executions) = self.executions.lock() {
+            match executions.iter_mut().find(|e| e.arn == summary.arn) {
+                Some(existing) => *existing = summary,
+                None => executions.push(summary),
+            }
+        }
+    }
+
+    /// `ExecutionStarted` (or `ExecutionRedriven`), then the states, within the execution
+    /// timeout.
     async fn run_to_end(
         self: &Arc<Self>,
         ctx: &Ctx,
         machine: &StateMachine,
-        input: &Value,
         timeout_seconds: Option<u64>,
     ) -> Result<Value, (Status, StatesError)> {
-        let mut details = payload("input", input);
-        details.insert(
-            "roleArn".into(),
-            json!(format!("arn:aws:iam::{}:role/graphetl-local", self.options.account)),
-        );
-        let started = self.push(ctx, "ExecutionStarted", Some(details));
+        let started = if ctx.redrive_count > 0 {
+            self.push(
+                ctx,
+                "ExecutionRedriven",
+                Some(json_map(json!({"redriveCount": ctx.redrive_count}))),
+            )
+        } else {
+            let mut details = payload("input", &ctx.input);
+            details.insert(
+                "roleArn".into(),
+                json!(format!("arn:aws:iam::{}:role/graphetl-local", self.options.account)),
+            );
+            self.push(ctx, "ExecutionStarted", Some(details))
+        };
         let run = async {
             started?;
-            self.run_machine(ctx, machine, input.clone()).await
+            self.run_machine(ctx, &RunPath::root(), machine, ctx.input.clone()).await
         };
         match timeout_seconds {
             Some(seconds) => {
@@ -157,23 +236,39 @@ impl Engine {
         }
     }
 
-    /// Runs the states of one machine (an execution, a branch or an iteration) from `StartAt`.
+    /// Runs the states of one machine (an execution, a branch or an iteration) at `path` from
+    /// `StartAt`, or from where the previous attempt stopped (a run it had finished is not run
+    /// again: its output stands).
     pub(super) fn run_machine<'a>(
         self: &'a Arc<Self>,
         ctx: &'a Ctx,
+        path: &'a RunPath,
         machine: &'a StateMachine,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, StatesError>> {
         Box::pin(async move {
-            let mut name = machine.start_at.clone();
-            let mut input = input;
+            let (mut name, mut input) = match ctx.previous(|p| p.take(path)) {
+                Some(Unit::Done(output)) => {
+                    ctx.progress(|p| p.set(path, Unit::Done(output.clone())));
+                    return Ok(output);
+                }
+                Some(Unit::At { state, input }) => (state, input),
+                None => (machine.start_at.clone(), input),
+            };
             loop {
                 let state = machine.state(&name).ok_or_else(|| {
                     StatesError::new(names::RUNTIME, format!("no state named {name}"))
                 })?;
-                let (output, next) = self.run_state(ctx, state, input).await?;
+                ctx.progress(|p| {
+                    p.set(path, Unit::At { state: name.clone(), input: input.clone() })
+                });
+                let (output, next) = self.run_state(ctx, path, state, input).await?;
+                ctx.progress(|p| p.forget_inside(path, &name));
                 match next {
-                    Next::End => return Ok(output),
+                    Next::End => {
+                        ctx.progress(|p| p.set(path, Unit::Done(output.clone())));
+                        return Ok(output);
+                    }
                     Next::Goto(target) => {
                         name = target;
                         input = output;
@@ -185,14 +280,19 @@ impl Engine {
 
     /// The context object (`$$`) of a state entered at `entered` on its `retry_count`th retry.
     pub(super) fn context(&self, ctx: &Ctx, state: &str, entered: &str, retry_count: u32) -> Value {
+        let mut execution = json!({
+            "Id": ctx.arn,
+            "Input": ctx.input,
+            "Name": ctx.name,
+            "RoleArn": format!("arn:aws:iam::{}:role/graphetl-local", self.options.account),
+            "StartTime": ctx.start_iso,
+            "RedriveCount": ctx.redrive_count,
+        });
+        if let (Some(time), Value::Object(object)) = (&ctx.redrive_iso, &mut execution) {
+            object.insert("RedriveTime".into(), json!(time));
+        }
         json!({
-            "Execution": {
-                "Id": ctx.arn,
-                "Input": ctx.input,
-                "Name": ctx.name,
-                "RoleArn": format!("arn:aws:iam::{}:role/graphetl-local", self.options.account),
-                "StartTime": ctx.start_iso,
-            },
+            "Execution": execution,
             "State": {"Name": state, "EnteredTime": entered, "RetryCount": retry_count},
             "StateMachine": {"Id": ctx.machine_arn, "Name": ctx.machine_name},
         })

@@ -28,6 +28,8 @@ mod choice;
 mod execution;
 mod map;
 mod parallel;
+mod progress;
+mod redrive;
 mod retry;
 mod state;
 mod task;
@@ -48,6 +50,7 @@ use crate::query::Scope;
 use crate::resolve::{Functions, ItemStore, resolve_name};
 use crate::rng::Rng;
 
+pub use redrive::{REDRIVE_WINDOW_MILLIS, RedriveError};
 pub use retry::{error_matches, retry_delay_millis};
 
 /// Final status of an execution.
@@ -95,7 +98,9 @@ pub struct Execution {
     pub start_millis: i64,
     /// Stop, milliseconds since the epoch.
     pub stop_millis: i64,
-    /// The full history.
+    /// How many times it was redriven.
+    pub redrive_count: u32,
+    /// The full history (across redrives).
     pub history: History,
 }
 
@@ -110,6 +115,8 @@ pub struct ExecutionSummary {
     pub status: &'static str,
     /// Number of history events.
     pub events: usize,
+    /// How many times it was redriven.
+    pub redrive_count: u32,
 }
 
 /// What a Distributed Map run did.
@@ -129,6 +136,8 @@ pub struct MapRun {
     pub manifest: Option<(String, String)>,
     /// The child executions that did not succeed, in item order.
     pub failed_items: Vec<FailedItem>,
+    /// How many times the Map Run was redriven.
+    pub redrive_count: u32,
 }
 
 /// A Map Run child execution that did not succeed.
@@ -185,6 +194,8 @@ pub struct Engine {
     counter: AtomicU64,
     executions: Mutex<Vec<ExecutionSummary>>,
     map_runs: Mutex<Vec<MapRun>>,
+    /// What a redrive needs of each execution that can be redriven, by ARN.
+    records: Mutex<HashMap<String, redrive::Record>>,
 }
 
 /// Builds an [`Engine`].
@@ -241,6 +252,7 @@ impl EngineBuilder {
             counter: AtomicU64::new(0),
             executions: Mutex::new(Vec::new()),
             map_runs: Mutex::new(Vec::new()),
+            records: Mutex::new(HashMap::new()),
         })
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Engine;
 use super::execution::{Ctx, Next};
+use super::progress::RunPath;
 use crate::asl::{Parallel, State};
 use crate::error::StatesError;
 use crate::query;
@@ -18,15 +19,16 @@ impl Engine {
     pub(super) async fn run_parallel(
         self: &Arc<Self>,
         ctx: &Ctx,
+        path: &RunPath,
         state: &State,
         parallel: &Parallel,
         raw: &Value,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&parallel.retry[..], &parallel.catch[..]);
         self.run_retried(ctx, state, handlers, "ParallelStateFailed", raw, |context| {
-            Box::pin(
-                async move { self.parallel_attempt(ctx, state, parallel, raw, &context).await },
-            )
+            Box::pin(async move {
+                self.parallel_attempt(ctx, path, state, parallel, raw, &context).await
+            })
         })
         .await
     }
@@ -35,6 +37,7 @@ impl Engine {
     async fn parallel_attempt(
         self: &Arc<Self>,
         ctx: &Ctx,
+        path: &RunPath,
         state: &State,
         parallel: &Parallel,
         raw: &Value,
@@ -45,10 +48,14 @@ impl Engine {
         self.push(ctx, "ParallelStateStarted", None)?;
         let effective = language.effective_input(state, raw, &scope)?;
         let branch_input = language.parameters(state, effective, &scope)?;
+        // A redrive runs again only the branches that had not finished.
+        let paths: Vec<RunPath> =
+            (0..parallel.branches.len()).map(|i| path.child(&state.name, i)).collect();
         let runs = parallel
             .branches
             .iter()
-            .map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
+            .zip(&paths)
+            .map(|(branch, path)| self.run_machine(ctx, path, branch, branch_input.clone()));
         let results = futures::future::join_all(runs).await;
         let outputs = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         self.push(ctx, "ParallelStateSucceeded", None)?;

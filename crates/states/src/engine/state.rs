@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::Engine;
 use super::execution::{Ctx, Next, is_quota, payload};
+use super::progress::RunPath;
 use crate::asl::{Fail, State, StateKind, StringSource, Transition, Wait};
 use crate::error::{StatesError, names};
 use crate::query::{self, Scope};
@@ -91,6 +92,7 @@ impl Engine {
     pub(super) async fn run_state(
         self: &Arc<Self>,
         ctx: &Ctx,
+        path: &RunPath,
         state: &State,
         raw: Value,
     ) -> Result<(Value, Next), StatesError> {
@@ -104,8 +106,10 @@ impl Engine {
         let outcome = match &state.kind {
             StateKind::Fail(fail) => Err(self.fail(state, fail, &raw, &scope)),
             StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await,
-            StateKind::Parallel(parallel) => self.run_parallel(ctx, state, parallel, &raw).await,
-            StateKind::Map(map) => self.run_map_state(ctx, state, map, &raw).await,
+            StateKind::Parallel(parallel) => {
+                self.run_parallel(ctx, path, state, parallel, &raw).await
+            }
+            StateKind::Map(map) => self.run_map_state(ctx, path, state, map, &raw).await,
             StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope),
             _ => self.run_simple(state, &raw, &scope).await,
         };

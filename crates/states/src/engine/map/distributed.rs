@@ -13,8 +13,11 @@ use serde_json::{Value, json};
 use super::{MapCall, batcher};
 use crate::asl::{Dynamic, ExecutionType, MapMode};
 use crate::engine::execution::{Ctx, Names, json_map};
+use crate::engine::progress::{ChildOutcome, ChildSlot, MapRunProgress};
 use crate::engine::{Engine, Execution, FailedItem, MapRun, Status};
 use crate::error::{StatesError, names};
+use crate::history::History;
+use crate::resolve::BoxFuture;
 
 /// Distributed Map children run at most this many at once when nothing else is set.
 const DISTRIBUTED_MAP_DEFAULT_CONCURRENCY: usize = 10_000;
@@ -73,6 +76,46 @@ impl Tolerance {
     }
 }
 
+impl ChildOutcome {
+    /// What a finished child did.
+    fn of(execution: &Execution) -> ChildOutcome {
+        ChildOutcome {
+            arn: execution.arn.clone(),
+            name: execution.name.clone(),
+            output: execution.output.clone(),
+            error: execution.error.clone(),
+            cause: execution.cause.clone(),
+            status: execution.status.as_str().to_owned(),
+            start_millis: execution.start_millis,
+            stop_millis: execution.stop_millis,
+            redrive_count: execution.redrive_count,
+        }
+    }
+
+    /// The child as an execution without its history (it is not run again).
+    fn execution(&self, state_machine_arn: &str, input: &Value) -> Execution {
+        let status = match self.status.as_str() {
+            "SUCCEEDED" => Status::Succeeded,
+            "TIMED_OUT" => Status::TimedOut,
+            _ => Status::Failed,
+        };
+        Execution {
+            arn: self.arn.clone(),
+            name: self.name.clone(),
+            state_machine_arn: state_machine_arn.to_owned(),
+            status,
+            input: input.clone(),
+            output: self.output.clone(),
+            error: self.error.clone(),
+            cause: self.cause.clone(),
+            start_millis: self.start_millis,
+            stop_millis: self.stop_millis,
+            redrive_count: self.redrive_count,
+            history: History::new(),
+        }
+    }
+}
+
 /// What the children of a Map Run did.
 pub(super) struct Children {
     /// Finished children, in item order.
@@ -84,17 +127,23 @@ pub(super) struct Children {
 }
 
 impl Engine {
-    /// Runs a Distributed Map: the Map Run's events around its body.
+    /// Runs a Distributed Map: the Map Run's events around its body. When a redrive finds the
+    /// Map Run of the previous attempt, it is redriven (same ARN, `MapRunRedriven`).
     pub(super) async fn run_distributed_map(
         self: &Arc<Self>,
         ctx: &Ctx,
         call: &MapCall<'_>,
     ) -> Result<Value, StatesError> {
+        let key = call.path.child(&call.state.name, 0);
+        let previous = ctx.previous(|p| p.take_map_run(&key));
         let length =
             if call.map.item_reader.is_some() { 0 } else { call.items().map_or(0, |i| i.len()) };
         self.push(ctx, "MapStateStarted", Some(json_map(json!({"length": length}))))?;
         let label = call.map.label.clone().unwrap_or_else(|| call.state.name.clone());
-        let id = self.child_name();
+        let id = match &previous {
+            Some(run) => run.id.clone(),
+            None => self.child_name(),
+        };
         let ids = RunIds {
             child_machine: format!("{}/{label}", ctx.machine_name),
             arn: format!(
@@ -106,8 +155,20 @@ impl Engine {
         // Read before the Map Run starts: AWS fails a bad `ToleratedFailure…Path` right after
         // MapStateStarted (`test_map_state_tolerated_failure_count_path`).
         let tolerance = Tolerance::of(call)?;
-        self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": ids.arn}))))?;
-        match self.distributed_body(ctx, call, &ids, &tolerance).await {
+        let redrive_count = match &previous {
+            Some(run) => {
+                let count = run.redrive_count.saturating_add(1);
+                let details = json!({"mapRunArn": ids.arn, "redriveCount": count});
+                self.push(ctx, "MapRunRedriven", Some(json_map(details)))?;
+                count
+            }
+            None => {
+                self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": ids.arn}))))?;
+                0
+            }
+        };
+        let run = Run { ids: &ids, tolerance: &tolerance, previous, redrive_count };
+        match self.distributed_body(ctx, call, run).await {
             Ok(output) => {
                 self.push(ctx, "MapRunSucceeded", None)?;
                 Ok(output)
@@ -123,26 +184,53 @@ impl Engine {
         }
     }
 
-    /// Reads and batches the items, runs the children, writes the results, records the run.
+    /// Reads and batches the items (a redrive keeps the previous attempt's), runs the
+    /// children, writes the results, records the run and what each child did.
     async fn distributed_body(
         self: &Arc<Self>,
         ctx: &Ctx,
         call: &MapCall<'_>,
-        ids: &RunIds,
-        tolerance: &Tolerance,
+        run: Run<'_>,
     ) -> Result<Value, StatesError> {
-        let items = self.read_items(call).await?;
-        let selected = call.select_items(&items)?;
-        let inputs = batcher::batches(call, selected)?;
+        let Run { ids, tolerance, previous, redrive_count } = run;
+        let (inputs, slots) = match previous {
+            Some(previous) => (previous.inputs, previous.children),
+            None => {
+                let items = self.read_items(call).await?;
+                let selected = call.select_items(&items)?;
+                (batcher::batches(call, selected)?, Vec::new())
+            }
+        };
         let total = inputs.len() as u64;
         let limit = call.concurrency(DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
-        let children = self.run_children(call, ids, inputs, limit, tolerance).await;
+        let children = self.run_children(call, ids, &inputs, &slots, limit, tolerance).await;
+        let mut slots = vec![ChildSlot::Pending; inputs.len()];
+        for (index, execution) in &children.finished {
+            if let Some(slot) = slots.get_mut(*index) {
+                let outcome = ChildOutcome::of(execution);
+                *slot = if execution.status == Status::Succeeded {
+                    ChildSlot::Succeeded(outcome)
+                } else {
+                    ChildSlot::Failed(outcome)
+                };
+            }
+        }
+        let key = call.path.child(&call.state.name, 0);
+        let progress = MapRunProgress {
+            arn: ids.arn.clone(),
+            id: ids.id.clone(),
+            inputs,
+            children: slots,
+            redrive_count,
+        };
+        ctx.progress(|p| p.set_map_run(&key, progress));
         let manifest = match &call.map.result_writer {
             Some(writer) => Some(self.write_results(writer, call, ids, &children).await?),
             None => None,
         };
         let Children { finished, failed, stopped, .. } = children;
-        self.record_map_run(ctx, ids, &finished, failed, total, manifest.clone());
+        let counts = (failed, total, redrive_count);
+        self.record_map_run(ctx, ids, &finished, counts, manifest.clone());
         if stopped || tolerance.exceeded(failed, total) {
             return Err(StatesError::new(
                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -167,12 +255,14 @@ impl Engine {
     }
 
     /// Runs one child execution per input, `limit` at once, until all finish or the failures
-    /// pass the tolerance.
-    async fn run_children(
-        self: &Arc<Self>,
-        call: &MapCall<'_>,
-        ids: &RunIds,
-        inputs: Vec<Value>,
+    /// pass the tolerance. With the previous attempt's `slots` (a redrive), a succeeded child
+    /// stands, a failed Standard child is redriven and the rest start.
+    async fn run_children<'a>(
+        self: &'a Arc<Self>,
+        call: &'a MapCall<'_>,
+        ids: &'a RunIds,
+        inputs: &'a [Value],
+        slots: &'a [ChildSlot],
         limit: usize,
         tolerance: &Tolerance,
     ) -> Children {
@@ -183,20 +273,45 @@ impl Engine {
             MapMode::Distributed { execution_type: ExecutionType::Express }
         );
         let child_machine = ids.child_machine.as_str();
-        let pending_inputs = inputs.clone();
-        let children = inputs.into_iter().enumerate().map(|(index, input)| {
-            // Named when the stream pulls the item, as before: names draw from the run's random
-            // numbers in the order children start.
-            let name = self.child_name();
-            let arn = format!(
-                "arn:aws:states:{}:{}:execution:{child_machine}:{name}",
-                self.options.region, self.options.account
-            );
-            let machine_arn = self.machine_arn(child_machine);
-            async move {
-                let names = Names { machine: child_machine, name: &name, arn, machine_arn };
-                (index, self.run_execution(names, processor, input, express).await)
-            }
+        let machine_arn = self.machine_arn(child_machine);
+        let machine_arn = &machine_arn;
+        // Over indices, not `(index, &input)` pairs: a closure taking a reference makes the
+        // stream's future not `Send` for every lifetime.
+        let children = (0..inputs.len()).map(move |index| {
+            let input = &inputs[index];
+            let child: BoxFuture<'a, (usize, Execution)> = match slots.get(index) {
+                Some(ChildSlot::Succeeded(outcome)) => {
+                    let execution = outcome.execution(machine_arn, input);
+                    Box::pin(async move { (index, execution) })
+                }
+                Some(ChildSlot::Failed(outcome)) if !express => {
+                    let outcome = outcome.clone();
+                    let machine_arn = machine_arn.clone();
+                    Box::pin(async move {
+                        // A child that cannot be redriven (its history is full) stays failed.
+                        match self.redrive(&outcome.arn, processor).await {
+                            Ok(execution) => (index, execution),
+                            Err(_) => (index, outcome.execution(&machine_arn, input)),
+                        }
+                    })
+                }
+                _ => {
+                    // Named when the stream pulls the item, as before: names draw from the
+                    // run's random numbers in the order children start.
+                    let name = self.child_name();
+                    let arn = format!(
+                        "arn:aws:states:{}:{}:execution:{child_machine}:{name}",
+                        self.options.region, self.options.account
+                    );
+                    let machine_arn = machine_arn.clone();
+                    let input = input.clone();
+                    Box::pin(async move {
+                        let names = Names { machine: child_machine, name: &name, arn, machine_arn };
+                        (index, self.run_execution(names, processor, input, express).await)
+                    })
+                }
+            };
+            child
         });
         let mut stream = futures::stream::iter(children).buffer_unordered(limit.max(1));
         let mut finished: Vec<(usize, Execution)> = Vec::new();
@@ -215,23 +330,22 @@ impl Engine {
         drop(stream);
         finished.sort_by_key(|(index, _)| *index);
         let started: HashSet<usize> = finished.iter().map(|(i, _)| *i).collect();
-        let never_started = pending_inputs
-            .into_iter()
+        let never_started = inputs
+            .iter()
             .enumerate()
             .filter(|(i, _)| !started.contains(i))
-            .map(|(_, input)| input)
+            .map(|(_, input)| input.clone())
             .collect();
         Children { finished, never_started, failed, stopped }
     }
 
-    /// Adds the run to [`Engine::map_runs`].
+    /// Adds the run to [`Engine::map_runs`] (a redriven run replaces its earlier entry).
     fn record_map_run(
         &self,
         ctx: &Ctx,
         ids: &RunIds,
         finished: &[(usize, Execution)],
-        failed: u64,
-        total: u64,
+        (failed, total, redrive_count): (u64, u64, u32),
         manifest: Option<(String, String)>,
     ) {
         let succeeded =
@@ -247,16 +361,29 @@ impl Engine {
                 cause: e.cause.clone(),
             })
             .collect();
+        let run = MapRun {
+            arn: ids.arn.clone(),
+            execution_arn: ctx.arn.clone(),
+            succeeded,
+            failed,
+            pending: total - finished.len() as u64,
+            manifest,
+            failed_items,
+            redrive_count,
+        };
         if let Ok(mut runs) = self.map_runs.lock() {
-            runs.push(MapRun {
-                arn: ids.arn.clone(),
-                execution_arn: ctx.arn.clone(),
-                succeeded,
-                failed,
-                pending: total - finished.len() as u64,
-                manifest,
-                failed_items,
-            });
+            match runs.iter_mut().find(|r| r.arn == run.arn) {
+                Some(existing) => *existing = run,
+                None => runs.push(run),
+            }
         }
     }
+}
+
+/// One Map Run attempt: its identity, its tolerance and, when redriven, the previous attempt.
+struct Run<'a> {
+    ids: &'a RunIds,
+    tolerance: &'a Tolerance,
+    previous: Option<MapRunProgress>,
+    redrive_count: u32,
 }

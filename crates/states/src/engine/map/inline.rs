@@ -39,7 +39,8 @@ impl Engine {
         Ok(Value::Array(outputs))
     }
 
-    /// One iteration with its `MapIteration…` events.
+    /// One iteration with its `MapIteration…` events; one a redrive finds finished has none
+    /// and keeps its output.
     async fn run_iteration(
         self: &Arc<Self>,
         ctx: &Ctx,
@@ -48,9 +49,13 @@ impl Engine {
         index: usize,
         input: Value,
     ) -> Result<Value, StatesError> {
+        let path = call.path.child(name, index);
+        if ctx.previously_done(&path) {
+            return self.run_machine(ctx, &path, &call.map.processor, input).await;
+        }
         let details = || Some(json_map(json!({"name": name, "index": index})));
         self.push(ctx, "MapIterationStarted", details())?;
-        match self.run_machine(ctx, &call.map.processor, input).await {
+        match self.run_machine(ctx, &path, &call.map.processor, input).await {
             Ok(output) => {
                 self.push(ctx, "MapIterationSucceeded", details())?;
                 Ok(output)

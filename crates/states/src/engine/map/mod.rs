@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::Engine;
 use super::execution::{Ctx, Next};
+use super::progress::RunPath;
 use crate::asl::{Dynamic, Map, MapMode, State};
 use crate::error::{StatesError, names};
 use crate::query::{self, QueryLanguage, Scope};
@@ -27,6 +28,8 @@ use crate::query::{self, QueryLanguage, Scope};
 /// What every part of one Map state's run reads: the state, its language, its effective input
 /// and the scope of its context object.
 struct MapCall<'a> {
+    /// The run the Map state is in.
+    path: &'a RunPath,
     state: &'a State,
     map: &'a Map,
     language: &'static dyn QueryLanguage,
@@ -106,13 +109,14 @@ impl Engine {
     pub(super) async fn run_map_state(
         self: &Arc<Self>,
         ctx: &Ctx,
+        path: &RunPath,
         state: &State,
         map: &Map,
         raw: &Value,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&map.retry[..], &map.catch[..]);
         self.run_retried(ctx, state, handlers, "MapStateFailed", raw, |context| {
-            Box::pin(async move { self.run_map(ctx, state, map, raw, &context).await })
+            Box::pin(async move { self.run_map(ctx, path, state, map, raw, &context).await })
         })
         .await
     }
@@ -121,6 +125,7 @@ impl Engine {
     async fn run_map(
         self: &Arc<Self>,
         ctx: &Ctx,
+        path: &RunPath,
         state: &State,
         map: &Map,
         raw: &Value,
@@ -129,7 +134,7 @@ impl Engine {
         let language = query::language(state);
         let scope = self.scope(context);
         let effective = language.effective_input(state, raw, &scope)?;
-        let call = MapCall { state, map, language, effective: &effective, scope };
+        let call = MapCall { path, state, map, language, effective: &effective, scope };
         let result = match map.mode {
             MapMode::Inline => self.run_inline_map(ctx, &call).await,
             MapMode::Distributed { .. } => self.run_distributed_map(ctx, &call).await,

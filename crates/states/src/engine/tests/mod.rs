@@ -1,6 +1,8 @@
 //! The engine's public API as its callers use it: start an execution and describe it, list Map
 //! Runs and their failed items.
 
+mod redrive;
+
 use std::sync::Arc;
 
 use serde_json::{Value, json};
