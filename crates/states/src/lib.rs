@@ -25,6 +25,7 @@ pub mod budget;
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod jsonata;
 pub mod jsonpath;
 pub mod mock;
 pub mod query;
