@@ -10,6 +10,7 @@ use super::{Engine, Execution, ExecutionSummary, Status};
 use crate::asl::StateMachine;
 use crate::error::{StatesError, names};
 use crate::history::{History, QUOTA_CAUSE};
+use crate::query::Frame;
 use crate::resolve::BoxFuture;
 
 /// EXPRESS executions run at most five minutes.
@@ -138,7 +139,7 @@ impl Engine {
         let started = self.push(ctx, "ExecutionStarted", Some(details));
         let run = async {
             started?;
-            self.run_machine(ctx, machine, input.clone()).await
+            self.run_machine(ctx, machine, input.clone(), &JsonMap::new()).await
         };
         match timeout_seconds {
             Some(seconds) => {
@@ -157,13 +158,17 @@ impl Engine {
         }
     }
 
-    /// Runs the states of one machine (an execution, a branch or an iteration) from `StartAt`.
+    /// Runs the states of one machine (an execution, a branch or an iteration) from `StartAt`,
+    /// in a variable scope that starts with the `outer` scope's variables (its own assignments
+    /// stay inside it).
     pub(super) fn run_machine<'a>(
         self: &'a Arc<Self>,
         ctx: &'a Ctx,
         machine: &'a StateMachine,
         input: Value,
+        outer: &JsonMap<String, Value>,
     ) -> BoxFuture<'a, Result<Value, StatesError>> {
+        let mut frame = Frame::new(outer.clone());
         Box::pin(async move {
             let mut name = machine.start_at.clone();
             let mut input = input;
@@ -171,7 +176,8 @@ impl Engine {
                 let state = machine.state(&name).ok_or_else(|| {
                     StatesError::new(names::RUNTIME, format!("no state named {name}"))
                 })?;
-                let (output, next) = self.run_state(ctx, state, input).await?;
+                let (output, next) = self.run_state(ctx, state, input, &frame).await?;
+                frame.commit();
                 match next {
                     Next::End => return Ok(output),
                     Next::Goto(target) => {

@@ -44,7 +44,7 @@ use tokio::time::Instant;
 use crate::asl::StateMachine;
 use crate::history::History;
 use crate::mock::MockCase;
-use crate::query::Scope;
+use crate::query::{Frame, Scope};
 use crate::resolve::{Functions, ItemStore, resolve_name};
 use crate::rng::Rng;
 
@@ -331,8 +331,8 @@ impl Engine {
     }
 
     /// What the query language sees under a context object.
-    fn scope<'a>(&'a self, context: &'a Value) -> Scope<'a> {
-        Scope::new(context, &self.rng)
+    fn scope<'a>(&'a self, context: &'a Value, frame: &'a Frame) -> Scope<'a> {
+        Scope::new(context, &self.rng, frame)
     }
 
     fn random_f64(&self) -> f64 {

@@ -11,7 +11,7 @@ use super::Engine;
 use super::execution::{Ctx, Next};
 use crate::asl::{Parallel, State};
 use crate::error::StatesError;
-use crate::query;
+use crate::query::{self, Frame};
 
 impl Engine {
     /// Runs a Parallel state with its retriers and catchers.
@@ -21,12 +21,13 @@ impl Engine {
         state: &State,
         parallel: &Parallel,
         raw: &Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&parallel.retry[..], &parallel.catch[..]);
-        self.run_retried(ctx, state, handlers, "ParallelStateFailed", raw, |context| {
-            Box::pin(
-                async move { self.parallel_attempt(ctx, state, parallel, raw, &context).await },
-            )
+        self.run_retried(ctx, state, handlers, "ParallelStateFailed", (raw, frame), |context| {
+            Box::pin(async move {
+                self.parallel_attempt(ctx, state, parallel, (raw, frame), &context).await
+            })
         })
         .await
     }
@@ -37,18 +38,18 @@ impl Engine {
         ctx: &Ctx,
         state: &State,
         parallel: &Parallel,
-        raw: &Value,
+        (raw, frame): (&Value, &Frame),
         context: &Value,
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
-        let scope = self.scope(context);
+        let scope = self.scope(context, frame);
         self.push(ctx, "ParallelStateStarted", None)?;
         let effective = language.effective_input(state, raw, &scope)?;
         let branch_input = language.parameters(state, effective, &scope)?;
         let runs = parallel
             .branches
             .iter()
-            .map(|branch| self.run_machine(ctx, branch, branch_input.clone()));
+            .map(|branch| self.run_machine(ctx, branch, branch_input.clone(), frame.visible()));
         let results = futures::future::join_all(runs).await;
         let outputs = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         self.push(ctx, "ParallelStateSucceeded", None)?;

@@ -7,8 +7,9 @@
 use serde_json::{Value, json};
 
 use super::{QueryLanguage, Scope};
-use crate::asl::{Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
-use crate::error::StatesError;
+use crate::asl::{Assign, Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
+use crate::error::{StatesError, names};
+use crate::jsonata::Expression;
 use crate::jsonpath::{JsonPath, PayloadTemplate};
 
 /// The JSONPath query language.
@@ -34,6 +35,24 @@ fn output_path(io: &Io, value: Value, context: &Value) -> Result<Value, StatesEr
         PathField::Default => Ok(value),
         PathField::Null => Ok(json!({})),
         PathField::Path(path) => path.select(&value, context),
+    }
+}
+
+/// A JSONPath `Assign` block rendered against `input` (a state's result, its effective input
+/// or a catcher's error output) and recorded in the scope's frame.
+fn assign(block: Option<&Assign>, input: &Value, scope: &Scope<'_>) -> Result<(), StatesError> {
+    let values = match block {
+        None => return Ok(()),
+        Some(Assign::Paths(template)) => {
+            scope.with_rng(|rng| template.render(input, scope.context, rng))?
+        }
+        Some(Assign::Expressions(_)) => {
+            return Err(StatesError::new(names::RUNTIME, "a JSONata Assign in a JSONPath state"));
+        }
+    };
+    match values {
+        Value::Object(values) => scope.frame.assign(values),
+        _ => Ok(()),
     }
 }
 
@@ -77,6 +96,7 @@ impl QueryLanguage for JsonPathLanguage {
             Some(template) => self.render(template, &result, scope)?,
             None => result,
         };
+        assign(state.assign.as_ref(), &selected, scope)?;
         let placed = result_path(&state.io.result_path, raw, selected)?;
         output_path(&state.io, placed, scope.context)
     }
@@ -87,6 +107,7 @@ impl QueryLanguage for JsonPathLanguage {
         effective: Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
+        assign(state.assign.as_ref(), &effective, scope)?;
         output_path(&state.io, effective, scope.context)
     }
 
@@ -95,8 +116,26 @@ impl QueryLanguage for JsonPathLanguage {
         catcher: &Catcher,
         raw: &Value,
         error_output: Value,
+        scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
+        assign(catcher.assign.as_ref(), &error_output, scope)?;
         result_path(&catcher.result_path, raw, error_output)
+    }
+
+    fn expression(
+        &self,
+        field: &str,
+        expression: &Expression,
+        _input: &Value,
+        _scope: &Scope<'_>,
+    ) -> Result<Value, StatesError> {
+        Err(StatesError::new(
+            names::RUNTIME,
+            format!(
+                "the JSONata expression {} of field '{field}' in a JSONPath state",
+                expression.as_str()
+            ),
+        ))
     }
 
     fn choose<'c>(
@@ -106,7 +145,9 @@ impl QueryLanguage for JsonPathLanguage {
         scope: &Scope<'_>,
     ) -> Result<Option<&'c str>, StatesError> {
         for branch in &choice.choices {
-            if branch.rule.eval(effective, scope.context)? {
+            let Some(rule) = &branch.rule else { continue };
+            if rule.eval(effective, scope.context)? {
+                assign(branch.assign.as_ref(), effective, scope)?;
                 return Ok(Some(&branch.next));
             }
         }
@@ -205,7 +246,8 @@ mod tests {
         let Some(state) = machine.state("S") else { panic!("no state S") };
         let rng = Mutex::new(Rng::seeded(1));
         let context = json!({"Execution": {"Name": "e1"}});
-        let scope = Scope::new(&context, &rng);
+        let frame = crate::query::Frame::default();
+        let scope = Scope::new(&context, &rng, &frame);
         let q = language(state);
         let raw = json!({"job": {"id": 7}, "other": 1});
         let effective = q.effective_input(state, &raw, &scope).unwrap_or_default();
@@ -230,7 +272,8 @@ mod tests {
         }));
         let rng = Mutex::new(Rng::seeded(1));
         let context = json!({});
-        let scope = Scope::new(&context, &rng);
+        let frame = crate::query::Frame::default();
+        let scope = Scope::new(&context, &rng, &frame);
         let (Some(choice_state), Some(map_state)) = (machine.state("S"), machine.state("M")) else {
             panic!("states missing")
         };
@@ -249,7 +292,7 @@ mod tests {
             Some(json!({"i": 1, "v": "b", "n": 3}))
         );
         let catcher = &map.catch[0];
-        let caught = q.catcher_output(catcher, &input, json!({"Error": "E", "Cause": "c"}));
+        let caught = q.catcher_output(catcher, &input, json!({"Error": "E", "Cause": "c"}), &scope);
         assert_eq!(
             caught.ok(),
             Some(json!({"n": 3, "items": ["a", "b"], "error": {"Error": "E", "Cause": "c"}}))

@@ -50,7 +50,9 @@ impl Engine {
     ) -> Result<Value, StatesError> {
         let details = || Some(json_map(json!({"name": name, "index": index})));
         self.push(ctx, "MapIterationStarted", details())?;
-        match self.run_machine(ctx, &call.map.processor, input).await {
+        // An iteration reads the Map's variables; its own assignments stay inside it.
+        let outer = call.scope.frame.visible();
+        match self.run_machine(ctx, &call.map.processor, input, outer).await {
             Ok(output) => {
                 self.push(ctx, "MapIterationSucceeded", details())?;
                 Ok(output)

@@ -22,7 +22,7 @@ use super::Engine;
 use super::execution::{Ctx, Next};
 use crate::asl::{Dynamic, Map, MapMode, State};
 use crate::error::{StatesError, names};
-use crate::query::{self, QueryLanguage, Scope};
+use crate::query::{self, Frame, QueryLanguage, Scope};
 
 /// What every part of one Map state's run reads: the state, its language, its effective input
 /// and the scope of its context object.
@@ -109,10 +109,11 @@ impl Engine {
         state: &State,
         map: &Map,
         raw: &Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&map.retry[..], &map.catch[..]);
-        self.run_retried(ctx, state, handlers, "MapStateFailed", raw, |context| {
-            Box::pin(async move { self.run_map(ctx, state, map, raw, &context).await })
+        self.run_retried(ctx, state, handlers, "MapStateFailed", (raw, frame), |context| {
+            Box::pin(async move { self.run_map(ctx, state, map, (raw, frame), &context).await })
         })
         .await
     }
@@ -123,11 +124,11 @@ impl Engine {
         ctx: &Ctx,
         state: &State,
         map: &Map,
-        raw: &Value,
+        (raw, frame): (&Value, &Frame),
         context: &Value,
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
-        let scope = self.scope(context);
+        let scope = self.scope(context, frame);
         let effective = language.effective_input(state, raw, &scope)?;
         let call = MapCall { state, map, language, effective: &effective, scope };
         let result = match map.mode {
