@@ -1239,6 +1239,13 @@ impl Parser {
         let path = JsonPath::parse(text).map_err(|message| {
             self.report(at, field, format!("{text:?} is not a valid path: {message}"))
         })?;
+        if !rule.context && path.variable().is_some() {
+            return Err(self.report(
+                at,
+                field,
+                format!("{text:?} reads a workflow variable, which this field cannot"),
+            ));
+        }
         if !rule.context && path.is_context() {
             return Err(self.report(
                 at,

@@ -33,6 +33,8 @@ mod state;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod variables_tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1121,7 +1121,6 @@ mod tests {
             ("States.Array(nope)", "'nope' at offset 13 is not an argument"),
             ("States.Array(1x)", "is not a number"),
             ("States.Array($.a[)", "invalid path"),
-            ("States.Array($name)", "workflow variables"),
             ("States.UUID(1)", "States.UUID takes 0 argument(s), got 1"),
             ("States.MathRandom(1)", "takes 2 to 3 argument(s)"),
             ("States.Format()", "takes at least 1 argument(s)"),

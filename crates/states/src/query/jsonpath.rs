@@ -44,7 +44,7 @@ fn assign(block: Option<&Assign>, input: &Value, scope: &Scope<'_>) -> Result<()
     let values = match block {
         None => return Ok(()),
         Some(Assign::Paths(template)) => {
-            scope.with_rng(|rng| template.render(input, scope.context, rng))?
+            scope.with_rng(|rng| template.render(input, &scope.jsonpath_context(), rng))?
         }
         Some(Assign::Expressions(_)) => {
             return Err(StatesError::new(names::RUNTIME, "a JSONata Assign in a JSONPath state"));
@@ -66,7 +66,7 @@ impl QueryLanguage for JsonPathLanguage {
         match &state.io.input_path {
             PathField::Default => Ok(raw.clone()),
             PathField::Null => Ok(json!({})),
-            PathField::Path(path) => path.select(raw, scope.context),
+            PathField::Path(path) => path.select(raw, &scope.jsonpath_context()),
         }
     }
 
@@ -98,7 +98,7 @@ impl QueryLanguage for JsonPathLanguage {
         };
         assign(state.assign.as_ref(), &selected, scope)?;
         let placed = result_path(&state.io.result_path, raw, selected)?;
-        output_path(&state.io, placed, scope.context)
+        output_path(&state.io, placed, &scope.jsonpath_context())
     }
 
     fn pass_through(
@@ -108,7 +108,7 @@ impl QueryLanguage for JsonPathLanguage {
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
         assign(state.assign.as_ref(), &effective, scope)?;
-        output_path(&state.io, effective, scope.context)
+        output_path(&state.io, effective, &scope.jsonpath_context())
     }
 
     fn catcher_output(
@@ -146,7 +146,7 @@ impl QueryLanguage for JsonPathLanguage {
     ) -> Result<Option<&'c str>, StatesError> {
         for branch in &choice.choices {
             let Some(rule) = &branch.rule else { continue };
-            if rule.eval(effective, scope.context)? {
+            if rule.eval(effective, &scope.jsonpath_context())? {
                 assign(branch.assign.as_ref(), effective, scope)?;
                 return Ok(Some(&branch.next));
             }
@@ -156,7 +156,7 @@ impl QueryLanguage for JsonPathLanguage {
 
     fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError> {
         match &map.items_path {
-            Some(path) => path.select(effective, scope.context),
+            Some(path) => path.select(effective, &scope.jsonpath_context()),
             None => Ok(effective.clone()),
         }
     }
@@ -187,7 +187,7 @@ impl QueryLanguage for JsonPathLanguage {
         input: &Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        scope.with_rng(|rng| template.render(input, scope.context, rng))
+        scope.with_rng(|rng| template.render(input, &scope.jsonpath_context(), rng))
     }
 
     fn select(
@@ -196,7 +196,7 @@ impl QueryLanguage for JsonPathLanguage {
         input: &Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        path.select(input, scope.context)
+        path.select(input, &scope.jsonpath_context())
     }
 
     fn string(
@@ -206,9 +206,9 @@ impl QueryLanguage for JsonPathLanguage {
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
         match source {
-            StringSource::Path(path) => path.select(input, scope.context),
+            StringSource::Path(path) => path.select(input, &scope.jsonpath_context()),
             StringSource::Intrinsic(call) => {
-                scope.with_rng(|rng| call.eval(input, scope.context, rng))
+                scope.with_rng(|rng| call.eval(input, &scope.jsonpath_context(), rng))
             }
         }
     }

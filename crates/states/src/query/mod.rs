@@ -143,6 +143,23 @@ impl<'a> Scope<'a> {
         Scope { context, rng: self.rng, frame: self.frame }
     }
 
+    /// The context object as JSONPath sees it: with the visible variables under
+    /// [`crate::jsonpath::path::VARIABLES_KEY`] for `$name` paths.
+    pub fn jsonpath_context(&self) -> std::borrow::Cow<'a, Value> {
+        let variables = self.frame.visible();
+        match self.context {
+            Value::Object(object) if !variables.is_empty() => {
+                let mut object = object.clone();
+                object.insert(
+                    crate::jsonpath::path::VARIABLES_KEY.to_owned(),
+                    Value::Object(variables.clone()),
+                );
+                std::borrow::Cow::Owned(Value::Object(object))
+            }
+            _ => std::borrow::Cow::Borrowed(self.context),
+        }
+    }
+
     /// Runs `f` with the random number generator (a poisoned lock is still usable: the state
     /// of a SplitMix64 generator is always valid).
     pub fn with_rng<T>(&self, f: impl FnOnce(&mut Rng) -> T) -> T {
