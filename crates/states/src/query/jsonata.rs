@@ -91,6 +91,17 @@ fn assign(
     states: &Value,
     scope: &Scope<'_>,
 ) -> Result<(), StatesError> {
+    assign_as(field, block, states, scope, false)
+}
+
+/// [`assign`]; `under` keeps what a matched Choice rule assigned.
+fn assign_as(
+    field: &str,
+    block: Option<&Assign>,
+    states: &Value,
+    scope: &Scope<'_>,
+    under: bool,
+) -> Result<(), StatesError> {
     let Some(block) = block else { return Ok(()) };
     let values = match block {
         Assign::Expressions(template) => eval(field, template, states.clone(), scope)?,
@@ -102,6 +113,7 @@ fn assign(
         }
     };
     match values {
+        Value::Object(values) if under => scope.frame.assign_under(values),
         Value::Object(values) => scope.frame.assign(values),
         other => Err(StatesError::new(
             names::QUERY_EVALUATION_ERROR,
@@ -117,7 +129,8 @@ fn output_and_assign(
     default: Value,
     scope: &Scope<'_>,
 ) -> Result<Value, StatesError> {
-    assign("Assign", state.assign.as_ref(), &states, scope)?;
+    let choice = matches!(state.kind, StateKind::Choice(_));
+    assign_as("Assign", state.assign.as_ref(), &states, scope, choice)?;
     match &state.io.output {
         Some(template) => eval("Output", template, states, scope),
         None => Ok(default),

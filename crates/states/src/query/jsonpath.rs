@@ -41,6 +41,16 @@ fn output_path(io: &Io, value: Value, context: &Value) -> Result<Value, StatesEr
 /// A JSONPath `Assign` block rendered against `input` (a state's result, its effective input
 /// or a catcher's error output) and recorded in the scope's frame.
 fn assign(block: Option<&Assign>, input: &Value, scope: &Scope<'_>) -> Result<(), StatesError> {
+    assign_as(block, input, scope, false)
+}
+
+/// [`assign`]; `under` keeps what a matched Choice rule assigned.
+fn assign_as(
+    block: Option<&Assign>,
+    input: &Value,
+    scope: &Scope<'_>,
+    under: bool,
+) -> Result<(), StatesError> {
     let values = match block {
         None => return Ok(()),
         Some(Assign::Paths(template)) => {
@@ -51,6 +61,7 @@ fn assign(block: Option<&Assign>, input: &Value, scope: &Scope<'_>) -> Result<()
         }
     };
     match values {
+        Value::Object(values) if under => scope.frame.assign_under(values),
         Value::Object(values) => scope.frame.assign(values),
         _ => Ok(()),
     }
@@ -107,7 +118,8 @@ impl QueryLanguage for JsonPathLanguage {
         effective: Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        assign(state.assign.as_ref(), &effective, scope)?;
+        let choice = matches!(state.kind, StateKind::Choice(_));
+        assign_as(state.assign.as_ref(), &effective, scope, choice)?;
         output_path(&state.io, effective, &scope.jsonpath_context())
     }
 

@@ -55,6 +55,16 @@ impl Frame {
         &self.visible
     }
 
+    /// A Choice state's own `Assign`: a matched rule's `Assign` wins on a shared name (AWS
+    /// recorded only the rule's value: LocalStack `assign/test_assign_base.snapshot.json`,
+    /// `test_assign_in_choice[CONDITION_TRUE]`).
+    pub fn assign_under(&self, mut values: JsonMap<String, Value>) -> Result<(), StatesError> {
+        if let Some(pending) = self.pending() {
+            values.retain(|name, _| !pending.contains_key(name));
+        }
+        self.assign(values)
+    }
+
     /// Records the current state's assignments, checking AWS's size limits.
     pub fn assign(&self, values: JsonMap<String, Value>) -> Result<(), StatesError> {
         let mut total = 0usize;
