@@ -1,17 +1,17 @@
 //! The typed Amazon States Language model and its loader.
 //!
-//! [`StateMachine::from_json`] parses a definition written in the JSONPath query language,
-//! validates it the way Step Functions does when a state machine is created (field types and
+//! [`StateMachine::from_json`] parses a definition written in JSONPath or JSONata (each state
+//! records its [`Language`]; JSONata expressions are parsed here), validates it the way Step Functions does when a state machine is created (field types and
 //! ranges, which fields each state type allows, `Next` targets inside their own scope, reachable
 //! states, a terminal state, unique state names), and rejects everything graphetl's local runner
-//! does not implement: JSONata, variables (`Assign`), `Credentials`, other service integrations,
+//! does not implement: `Credentials`, other service integrations,
 //! `.waitForTaskToken`, ResultWriter `WriterConfig`, ItemReader transformations and so on.
 //! Every problem names the state (as a path for nested states) and the field; nothing is ignored
 //! silently.
 //!
 //! This module owns the shape of a definition only. It does not evaluate paths, payload templates,
-//! intrinsic functions or Choice rules (`jsonpath` does, behind `query::jsonpath`), and it runs
-//! nothing.
+//! intrinsic functions, Choice rules or JSONata expressions (`jsonpath` and `jsonata` do, behind
+//! `query::jsonpath` and `query::jsonata`), and it runs nothing.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
