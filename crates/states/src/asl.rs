@@ -1,17 +1,17 @@
 //! The typed Amazon States Language model and its loader.
 //!
-//! [`StateMachine::from_json`] parses a definition written in the JSONPath query language,
-//! validates it the way Step Functions does when a state machine is created (field types and
+//! [`StateMachine::from_json`] parses a definition written in JSONPath or JSONata (each state
+//! records its [`Language`]; JSONata expressions are parsed here), validates it the way Step Functions does when a state machine is created (field types and
 //! ranges, which fields each state type allows, `Next` targets inside their own scope, reachable
 //! states, a terminal state, unique state names), and rejects everything graphetl's local runner
-//! does not implement: JSONata, variables (`Assign`), `Credentials`, other service integrations,
+//! does not implement: `Credentials`, other service integrations,
 //! `.waitForTaskToken`, ResultWriter `WriterConfig`, ItemReader transformations and so on.
 //! Every problem names the state (as a path for nested states) and the field; nothing is ignored
 //! silently.
 //!
 //! This module owns the shape of a definition only. It does not evaluate paths, payload templates,
-//! intrinsic functions or Choice rules (`jsonpath` does, behind `query::jsonpath`), and it runs
-//! nothing.
+//! intrinsic functions, Choice rules or JSONata expressions (`jsonpath` and `jsonata` do, behind
+//! `query::jsonpath` and `query::jsonata`), and it runs nothing.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -19,6 +19,7 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
+use crate::jsonata::{Expression, Template};
 use crate::jsonpath::{ChoiceRule, Intrinsic, JsonPath, PayloadTemplate};
 
 mod json;
@@ -142,6 +143,39 @@ pub struct State {
     pub io: Io,
     /// Where the state goes when it completes normally.
     pub transition: Transition,
+    /// The state's query language: its own `QueryLanguage`, else the definition's.
+    pub language: Language,
+    /// `Assign`: the workflow variables the state sets (both languages).
+    pub assign: Option<Assign>,
+}
+
+/// A query language (`QueryLanguage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Language {
+    /// `"JSONPath"`, the default.
+    #[default]
+    JsonPath,
+    /// `"JSONata"`.
+    Jsonata,
+}
+
+impl Language {
+    /// The name as written in a definition.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::JsonPath => "JSONPath",
+            Language::Jsonata => "JSONata",
+        }
+    }
+}
+
+/// An `Assign` block: variable names and their values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assign {
+    /// JSONPath: a payload template (`"name.$": "$.path"`, literals otherwise).
+    Paths(PayloadTemplate),
+    /// JSONata: every value a template whose `{% … %}` strings are expressions.
+    Expressions(Template),
 }
 
 impl State {
@@ -180,6 +214,10 @@ pub struct Io {
     /// `ResultPath`: a Reference Path into the state input (never `$$`); `Null` discards the
     /// result and keeps the input.
     pub result_path: PathField,
+    /// JSONata `Arguments` of Task and Parallel states.
+    pub arguments: Option<Template>,
+    /// JSONata `Output` of every state type but Fail.
+    pub output: Option<Template>,
 }
 
 /// A path field that may be absent, `null`, or a path.
@@ -335,6 +373,10 @@ pub struct Catcher {
     pub next: String,
     /// `ResultPath` for the error output `{"Error", "Cause"}` (default `$`, replacing the input).
     pub result_path: PathField,
+    /// JSONata `Output` (default `$states.errorOutput`).
+    pub output: Option<Template>,
+    /// `Assign`: run instead of the state's own when this catcher matches.
+    pub assign: Option<Assign>,
 }
 
 /// A Choice state.
@@ -349,10 +391,14 @@ pub struct Choice {
 /// One top-level Choice rule and where it leads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChoiceBranch {
-    /// The rule, parsed by the `choice` module.
-    pub rule: ChoiceRule,
+    /// The JSONPath rule, parsed by the `choice` module (`None` in a JSONata state).
+    pub rule: Option<ChoiceRule>,
+    /// The JSONata `Condition` (`None` in a JSONPath state).
+    pub condition: Option<Expression>,
     /// The rule's `Next`: a state in the same scope.
     pub next: String,
+    /// The rule's `Assign`, run when it matches.
+    pub assign: Option<Assign>,
 }
 
 /// A Wait state: exactly one of its four fields.
@@ -366,6 +412,10 @@ pub enum Wait {
     SecondsPath(JsonPath),
     /// `TimestampPath`: a Reference Path to a timestamp string.
     TimestampPath(JsonPath),
+    /// JSONata `Seconds` given as an expression.
+    SecondsExpr(Expression),
+    /// JSONata `Timestamp` given as an expression.
+    TimestampExpr(Expression),
 }
 
 /// A Fail state; `Error` and `ErrorPath` (and `Cause` and `CausePath`) exclude each other.
@@ -379,6 +429,10 @@ pub struct Fail {
     pub cause: Option<String>,
     /// `CausePath`.
     pub cause_path: Option<StringSource>,
+    /// JSONata `Error` given as an expression.
+    pub error_expr: Option<Expression>,
+    /// JSONata `Cause` given as an expression.
+    pub cause_expr: Option<Expression>,
 }
 
 /// A string read at run time: a Fail state's `ErrorPath` or `CausePath`.
@@ -418,6 +472,10 @@ pub struct Map {
     pub items_path: Option<JsonPath>,
     /// `ItemSelector` (or the deprecated `Parameters`), applied to each item.
     pub item_selector: Option<PayloadTemplate>,
+    /// JSONata `Items`: the array to iterate (default `$states.input`).
+    pub items: Option<Template>,
+    /// JSONata `ItemSelector`, with `$states.context.Map.Item`.
+    pub jsonata_item_selector: Option<Template>,
     /// `MaxConcurrency` / `MaxConcurrencyPath`; 0 or absent means no limit.
     pub max_concurrency: Option<Dynamic<u32>>,
     /// `ItemReader` (Distributed only).

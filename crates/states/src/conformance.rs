@@ -689,3 +689,5 @@ async fn express_children_stop_after_five_minutes() {
 
 /// Cases matched event for event against histories LocalStack recorded on AWS.
 mod aws_recorded;
+/// Workflow variables and JSONata against histories LocalStack recorded on AWS.
+mod aws_recorded_variables;

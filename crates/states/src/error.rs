@@ -61,6 +61,8 @@ pub mod names {
     pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
     /// A Task's role lacked a permission.
     pub const PERMISSIONS: &str = "States.Permissions";
+    /// A JSONata expression failed or yielded undefined.
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 }
 
 #[cfg(test)]

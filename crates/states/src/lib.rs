@@ -2,14 +2,14 @@
 //!
 //! The crate by concern:
 //! - [`asl`]: the definition model, its loader and validation. Anything outside the supported
-//!   scope (JSONata included, for now) is rejected when a definition is loaded, with the state
-//!   and the field named; nothing is ignored silently.
-//! - [`jsonpath`]: JSONPath as a language (paths, payload templates, intrinsic functions, Choice
-//!   rules), parsed once at load time and held by the `asl` model.
+//!   scope is rejected when a definition is loaded, with the state and the field named; nothing
+//!   is ignored silently.
+//! - [`jsonpath`] and [`jsonata`]: the two query languages as languages (JSONPath paths, payload
+//!   templates, intrinsic functions, Choice rules; JSONata `{% … %}` expressions and templates
+//!   on `jsonata-core`), parsed once at load time and held by the `asl` model.
 //! - [`query`]: the query-language seam. Every state's input and output processing goes through
-//!   [`query::QueryLanguage`]; [`query::jsonpath`] implements it with the `jsonpath` module, and
-//!   JSONata goes beside both (the language in its own module, its seam implementation in
-//!   `query/`).
+//!   [`query::QueryLanguage`], implemented by [`query::jsonpath`] and [`query::jsonata`] and
+//!   picked per state; workflow variables live in its [`query::Frame`].
 //! - [`engine`] (also reachable as `exec`): the interpreter and its public API (run or start an
 //!   execution, describe it, its history, Map Runs and their failed items), one module per state
 //!   kind and per Distributed Map part.
@@ -25,6 +25,7 @@ pub mod budget;
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod jsonata;
 pub mod jsonpath;
 pub mod mock;
 pub mod query;

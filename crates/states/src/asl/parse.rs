@@ -24,9 +24,40 @@ mod task;
 
 /// The suffix of every message about a feature the local runner lacks.
 const UNSUPPORTED: &str = "not supported by graphetl's local runner";
-/// What a definition that uses JSONata is told.
-const JSONATA: &str = "the JSONata query language is not supported by graphetl's local runner; \
-                       write the definition in JSONPath";
+/// Fields only a JSONPath state has.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath",
+    "ToleratedFailureCountPath",
+];
+/// Fields only a JSONata state has.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+
+/// Longest workflow variable name, in characters.
+const MAX_VARIABLE_NAME_CHARS: usize = 80;
+
+/// AWS's message for a field of the other query language.
+fn other_language(key: &str, language: Language) -> Option<String> {
+    let only = match language {
+        Language::Jsonata if JSONPATH_ONLY.contains(&key) => Language::JsonPath,
+        Language::JsonPath if JSONATA_ONLY.contains(&key) => Language::Jsonata,
+        _ => return None,
+    };
+    Some(format!("field '{key}' is only supported for the '{}' QueryLanguage", only.as_str()))
+}
 
 /// Longest state name, in Unicode characters.
 const MAX_STATE_NAME_CHARS: usize = 80;
@@ -142,13 +173,8 @@ fn is_state_field(key: &str) -> bool {
 }
 
 /// The message for a field that is valid ASL but beyond the local runner, if `key` is one.
-fn unsupported_field(key: &str, value: &Node) -> Option<String> {
+fn unsupported_field(key: &str, _value: &Node) -> Option<String> {
     Some(match key {
-        "QueryLanguage" if value.as_str() == Some("JSONata") => JSONATA.to_owned(),
-        "Assign" => format!("workflow variables (Assign) are {UNSUPPORTED}"),
-        "Arguments" | "Output" | "Items" | "Condition" => {
-            format!("{key} belongs to the JSONata query language, which is {UNSUPPORTED}")
-        }
         "Credentials" => format!("Task Credentials (cross-account access) are {UNSUPPORTED}"),
         "Transformation" => {
             format!("ItemReader transformations (LOAD_AND_FLATTEN) are {UNSUPPORTED}")
@@ -185,7 +211,8 @@ const VALUE_PATH: PathRule = PathRule { reference: true, context: false };
 
 /// Parses and validates a whole definition.
 pub(super) fn definition(node: &Node, origin: &str) -> Result<StateMachine, AslError> {
-    let mut parser = Parser { problems: Vec::new(), all_names: HashMap::new() };
+    let mut parser =
+        Parser { problems: Vec::new(), all_names: HashMap::new(), language: Language::JsonPath };
     let machine = parser.root(node);
     match machine {
         Ok(machine) if parser.problems.is_empty() => Ok(machine),
@@ -281,6 +308,8 @@ struct Parser {
     problems: Vec<Problem>,
     /// Every state name in the definition, nested ones included, with its first path.
     all_names: HashMap<String, String>,
+    /// The query language of the state being parsed (the definition's outside states).
+    language: Language,
 }
 
 impl Parser {
@@ -304,7 +333,7 @@ impl Parser {
             ));
         };
         self.check_fields(None, "", entries, ROOT_FIELDS, "the top level of a definition");
-        self.query_language(None, entries);
+        self.language = self.query_language(None, entries).unwrap_or_default();
         if let Some(version) = get(entries, "Version")
             && version.as_str() != Some("1.0")
         {
@@ -524,10 +553,29 @@ impl Parser {
                 ),
             ));
         };
+        let outer = self.language;
+        let language = self.query_language(at, entries).unwrap_or(outer);
+        self.language = language;
+        let state = self.state_body(name, path, type_name, entries, allowed);
+        self.language = outer;
+        state
+    }
+
+    /// One state's fields, in `self.language`.
+    fn state_body(
+        &mut self,
+        name: &str,
+        path: &str,
+        type_name: &str,
+        entries: &[(String, Node)],
+        allowed: &[&str],
+    ) -> Parsed<State> {
+        let at = Some(path);
+        let language = self.language;
         self.check_state_fields(path, type_name, entries, allowed);
-        self.query_language(at, entries);
         let comment = self.opt_string(at, "", "Comment", entries);
         let io = self.io(path, type_name, entries);
+        let assign = self.assign(at, "Assign", get(entries, "Assign"));
         let transition = match type_name {
             "Choice" => Ok(Transition::Choice),
             "Succeed" | "Fail" => Ok(Transition::Terminal),
@@ -549,7 +597,92 @@ impl Parser {
             kind: kind?,
             io: io?,
             transition: transition?,
+            language,
+            assign: assign?,
         })
+    }
+
+    /// An `Assign` block in the current language: an object of variable names.
+    pub(super) fn assign(
+        &mut self,
+        at: Option<&str>,
+        field: &str,
+        node: Option<&Node>,
+    ) -> Parsed<Option<Assign>> {
+        let Some(node) = node else { return Ok(None) };
+        let Some(entries) = node.as_object() else {
+            return Err(self.report(
+                at,
+                field,
+                format!("must be an object, found {}", node.kind()),
+            ));
+        };
+        for (key, _) in entries {
+            let name = match self.language {
+                Language::JsonPath => key.strip_suffix(".$").unwrap_or(key),
+                Language::Jsonata => key.as_str(),
+            };
+            let valid = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if name == "states" {
+                self.report(at, &format!("{field}.{key}"), "'states' is a reserved variable name");
+            } else if name.chars().count() > MAX_VARIABLE_NAME_CHARS {
+                self.report(
+                    at,
+                    &format!("{field}.{key}"),
+                    format!("variable names have at most {MAX_VARIABLE_NAME_CHARS} characters"),
+                );
+            } else if !valid {
+                self.report(
+                    at,
+                    &format!("{field}.{key}"),
+                    "is not a valid variable name (letters, digits and _, not starting with a digit)",
+                );
+            }
+        }
+        match self.language {
+            Language::JsonPath => {
+                PayloadTemplate::parse(&node.to_value()).map(|t| Some(Assign::Paths(t)))
+            }
+            Language::Jsonata => {
+                Template::parse(&node.to_value()).map(|t| Some(Assign::Expressions(t)))
+            }
+        }
+        .map_err(|message| self.report(at, field, message))
+    }
+
+    /// A JSONata template field (`Arguments`, `Output`, `Items`, `ItemSelector`...).
+    pub(super) fn jsonata_template(
+        &mut self,
+        at: Option<&str>,
+        field: &str,
+        node: Option<&Node>,
+    ) -> Parsed<Option<Template>> {
+        match node {
+            None => Ok(None),
+            Some(node) => Template::parse(&node.to_value())
+                .map(Some)
+                .map_err(|message| self.report(at, field, message)),
+        }
+    }
+
+    /// A JSONata expression field (`Condition`).
+    fn jsonata_expression(
+        &mut self,
+        at: Option<&str>,
+        field: &str,
+        node: &Node,
+    ) -> Parsed<Expression> {
+        match node {
+            Node::String(text) if crate::jsonata::is_expression(text) => {
+                Expression::parse(text).map_err(|message| self.report(at, field, message))
+            }
+            other => Err(self.report(
+                at,
+                field,
+                format!("must be a JSONata expression string ({{% … %}}), found {}", other.kind()),
+            )),
+        }
     }
 
     /// Reports the fields a state of this type must not have.
@@ -560,11 +693,28 @@ impl Parser {
         entries: &[(String, Node)],
         allowed: &[&str],
     ) {
+        let language = self.language;
         for (key, value) in entries {
-            if COMMON_FIELDS.contains(&key.as_str()) || allowed.contains(&key.as_str()) {
+            let extra = match key.as_str() {
+                "Assign" => !matches!(type_name, "Succeed" | "Fail"),
+                "Output" => language == Language::Jsonata && type_name != "Fail",
+                "Arguments" => {
+                    language == Language::Jsonata && matches!(type_name, "Task" | "Parallel")
+                }
+                "Items" => language == Language::Jsonata && type_name == "Map",
+                _ => false,
+            };
+            let wrong_language = other_language(key, language);
+            if wrong_language.is_none()
+                && (COMMON_FIELDS.contains(&key.as_str())
+                    || allowed.contains(&key.as_str())
+                    || extra)
+            {
                 continue;
             }
-            let message = if let Some(message) = unsupported_field(key, value) {
+            let message = if let Some(message) = wrong_language {
+                message
+            } else if let Some(message) = unsupported_field(key, value) {
                 message
             } else if matches!(key.as_str(), "Next" | "End") {
                 match type_name {
@@ -595,26 +745,26 @@ impl Parser {
             if allowed.contains(&key.as_str()) {
                 continue;
             }
-            let message = unsupported_field(key, value)
+            let message = other_language(key, self.language)
+                .or_else(|| unsupported_field(key, value))
                 .unwrap_or_else(|| format!("unknown field in {place}"));
             self.report(state, &format!("{prefix}{key}"), message);
         }
     }
 
     /// Checks a `QueryLanguage` field where one is allowed.
-    fn query_language(&mut self, state: Option<&str>, entries: &[(String, Node)]) {
+    fn query_language(
+        &mut self,
+        state: Option<&str>,
+        entries: &[(String, Node)],
+    ) -> Option<Language> {
         match get(entries, "QueryLanguage") {
-            None => {}
-            Some(Node::String(language)) if language == "JSONPath" => {}
-            Some(Node::String(language)) if language == "JSONata" => {
-                self.report(state, "QueryLanguage", JSONATA);
-            }
+            None => None,
+            Some(Node::String(language)) if language == "JSONPath" => Some(Language::JsonPath),
+            Some(Node::String(language)) if language == "JSONata" => Some(Language::Jsonata),
             Some(_) => {
-                self.report(
-                    state,
-                    "QueryLanguage",
-                    "must be \"JSONPath\" (JSONata is not supported)",
-                );
+                self.report(state, "QueryLanguage", "must be \"JSONPath\" or \"JSONata\"");
+                None
             }
         }
     }
@@ -653,6 +803,19 @@ impl Parser {
     /// The input and output fields the state type allows.
     fn io(&mut self, path: &str, type_name: &str, entries: &[(String, Node)]) -> Parsed<Io> {
         let at = Some(path);
+        if self.language == Language::Jsonata {
+            let arguments = match type_name {
+                "Task" | "Parallel" => {
+                    self.jsonata_template(at, "Arguments", get(entries, "Arguments"))
+                }
+                _ => Ok(None),
+            };
+            let output = match type_name {
+                "Fail" => Ok(None),
+                _ => self.jsonata_template(at, "Output", get(entries, "Output")),
+            };
+            return Ok(Io { arguments: arguments?, output: output?, ..Io::default() });
+        }
         let has_io_paths = type_name != "Fail";
         let has_parameters = matches!(type_name, "Pass" | "Task" | "Parallel");
         let has_result_selector = matches!(type_name, "Task" | "Parallel" | "Map");
@@ -683,6 +846,8 @@ impl Parser {
             parameters: parameters?,
             result_selector: result_selector?,
             result_path: result_path?,
+            arguments: None,
+            output: None,
         })
     }
 
@@ -718,7 +883,9 @@ impl Parser {
             };
             let mut usable = true;
             for (key, value) in rule_entries {
-                if let Some(message) = unsupported_field(key, value) {
+                let message =
+                    other_language(key, self.language).or_else(|| unsupported_field(key, value));
+                if let Some(message) = message {
                     self.report(at, &format!("{field}.{key}"), message);
                     usable = false;
                 }
@@ -742,13 +909,40 @@ impl Parser {
                     None
                 }
             };
-            let parsed = match usable {
-                true => ChoiceRule::parse(&rule.to_value(), true)
-                    .map_err(|message| self.report(at, &field, message)),
-                false => Err(Reported),
+            let assign = self.assign(at, &format!("{field}.Assign"), get(rule_entries, "Assign"));
+            let test = match (usable, self.language) {
+                (false, _) => Err(Reported),
+                (true, Language::JsonPath) => {
+                    let mut value = rule.to_value();
+                    if let Value::Object(object) = &mut value {
+                        object.remove("Assign");
+                    }
+                    ChoiceRule::parse(&value, true)
+                        .map(|rule| (Some(rule), None))
+                        .map_err(|message| self.report(at, &field, message))
+                }
+                (true, Language::Jsonata) => {
+                    for (key, _) in rule_entries {
+                        if !matches!(key.as_str(), "Condition" | "Next" | "Assign" | "Comment") {
+                            self.report(
+                                at,
+                                &format!("{field}.{key}"),
+                                "unknown field in a JSONata Choice rule",
+                            );
+                        }
+                    }
+                    match get(rule_entries, "Condition") {
+                        Some(node) => self
+                            .jsonata_expression(at, &format!("{field}.Condition"), node)
+                            .map(|condition| (None, Some(condition))),
+                        None => Err(self.report(at, &format!("{field}.Condition"), "is required")),
+                    }
+                }
             };
-            match (next, parsed) {
-                (Some(next), Ok(rule)) => choices.push(ChoiceBranch { rule, next }),
+            match (next, test, assign) {
+                (Some(next), Ok((rule, condition)), Ok(assign)) => {
+                    choices.push(ChoiceBranch { rule, condition, next, assign })
+                }
                 _ => complete = false,
             }
         }
@@ -783,6 +977,16 @@ impl Parser {
                 return Err(self.report(at, second, message));
             }
         };
+        if let Node::String(text) = node
+            && self.language == Language::Jsonata
+            && crate::jsonata::is_expression(text)
+        {
+            let expression = self.jsonata_expression(at, key, node)?;
+            return Ok(match key {
+                "Seconds" => Wait::SecondsExpr(expression),
+                _ => Wait::TimestampExpr(expression),
+            });
+        }
         match key {
             "Seconds" => self.int(at, key, node, 0, MAX_SECONDS).map(Wait::Seconds),
             "Timestamp" => match node {
@@ -812,7 +1016,27 @@ impl Parser {
                 self.report(at, dynamic, format!("cannot be given together with {literal}"));
             }
         }
-        Ok(Fail { error: error?, error_path: error_path?, cause: cause?, cause_path: cause_path? })
+        let mut expression = |key: &str, text: &Parsed<Option<String>>| match text {
+            Ok(Some(text))
+                if crate::jsonata::is_expression(text) && self.language == Language::Jsonata =>
+            {
+                Expression::parse(text).map(Some).map_err(|message| self.report(at, key, message))
+            }
+            _ => Ok(None),
+        };
+        let error_expr = expression("Error", &error);
+        let cause_expr = expression("Cause", &cause);
+        let (error_expr, cause_expr) = (error_expr?, cause_expr?);
+        let literal =
+            |text: Parsed<Option<String>>, parsed: bool| text.map(|t| t.filter(|_| !parsed));
+        Ok(Fail {
+            error: literal(error, error_expr.is_some())?,
+            error_path: error_path?,
+            cause: literal(cause, cause_expr.is_some())?,
+            cause_path: cause_path?,
+            error_expr,
+            cause_expr,
+        })
     }
 
     /// A Fail state's `ErrorPath` or `CausePath`: a Reference Path or an intrinsic function.
@@ -1015,6 +1239,13 @@ impl Parser {
         let path = JsonPath::parse(text).map_err(|message| {
             self.report(at, field, format!("{text:?} is not a valid path: {message}"))
         })?;
+        if !rule.context && path.variable().is_some() {
+            return Err(self.report(
+                at,
+                field,
+                format!("{text:?} reads a workflow variable, which this field cannot"),
+            ));
+        }
         if !rule.context && path.is_context() {
             return Err(self.report(
                 at,

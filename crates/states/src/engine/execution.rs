@@ -14,6 +14,7 @@ use super::{Engine, Execution, ExecutionSummary, Status};
 use crate::asl::StateMachine;
 use crate::error::{StatesError, names};
 use crate::history::{History, QUOTA_CAUSE};
+use crate::query::Frame;
 use crate::resolve::BoxFuture;
 
 /// EXPRESS executions run at most five minutes.
@@ -217,7 +218,8 @@ impl Engine {
         };
         let run = async {
             started?;
-            self.run_machine(ctx, &RunPath::root(), machine, ctx.input.clone()).await
+            let root = RunPath::root();
+            self.run_machine(ctx, &root, machine, ctx.input.clone(), &JsonMap::new()).await
         };
         match timeout_seconds {
             Some(seconds) => {
@@ -237,22 +239,28 @@ impl Engine {
     }
 
     /// Runs the states of one machine (an execution, a branch or an iteration) at `path` from
-    /// `StartAt`, or from where the previous attempt stopped (a run it had finished is not run
-    /// again: its output stands).
+    /// `StartAt`, in a variable scope that starts with the `outer` scope's variables (its own
+    /// assignments stay inside it) — or from where the previous attempt stopped, with the
+    /// variables it had there (a run it had finished is not run again: its output stands).
     pub(super) fn run_machine<'a>(
         self: &'a Arc<Self>,
         ctx: &'a Ctx,
         path: &'a RunPath,
         machine: &'a StateMachine,
         input: Value,
+        outer: &JsonMap<String, Value>,
     ) -> BoxFuture<'a, Result<Value, StatesError>> {
+        let mut frame = Frame::new(outer.clone());
         Box::pin(async move {
             let (mut name, mut input) = match ctx.previous(|p| p.take(path)) {
                 Some(Unit::Done(output)) => {
                     ctx.progress(|p| p.set(path, Unit::Done(output.clone())));
                     return Ok(output);
                 }
-                Some(Unit::At { state, input }) => (state, input),
+                Some(Unit::At { state, input, variables }) => {
+                    frame = Frame::new(variables);
+                    (state, input)
+                }
                 None => (machine.start_at.clone(), input),
             };
             loop {
@@ -260,9 +268,11 @@ impl Engine {
                     StatesError::new(names::RUNTIME, format!("no state named {name}"))
                 })?;
                 ctx.progress(|p| {
-                    p.set(path, Unit::At { state: name.clone(), input: input.clone() })
+                    let variables = frame.visible().clone();
+                    p.set(path, Unit::At { state: name.clone(), input: input.clone(), variables })
                 });
-                let (output, next) = self.run_state(ctx, path, state, input).await?;
+                let (output, next) = self.run_state(ctx, path, state, input, &frame).await?;
+                frame.commit();
                 ctx.progress(|p| p.forget_inside(path, &name));
                 match next {
                     Next::End => {

@@ -35,6 +35,8 @@ mod state;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod variables_tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,7 +48,7 @@ use tokio::time::Instant;
 use crate::asl::StateMachine;
 use crate::history::History;
 use crate::mock::MockCase;
-use crate::query::Scope;
+use crate::query::{Frame, Scope};
 use crate::resolve::{Functions, ItemStore, resolve_name};
 use crate::rng::Rng;
 
@@ -343,8 +345,8 @@ impl Engine {
     }
 
     /// What the query language sees under a context object.
-    fn scope<'a>(&'a self, context: &'a Value) -> Scope<'a> {
-        Scope::new(context, &self.rng)
+    fn scope<'a>(&'a self, context: &'a Value, frame: &'a Frame) -> Scope<'a> {
+        Scope::new(context, &self.rng, frame)
     }
 
     fn random_f64(&self) -> f64 {

@@ -12,7 +12,7 @@ use super::execution::{Ctx, Next};
 use super::progress::RunPath;
 use crate::asl::{Parallel, State};
 use crate::error::StatesError;
-use crate::query;
+use crate::query::{self, Frame};
 
 impl Engine {
     /// Runs a Parallel state with its retriers and catchers.
@@ -23,11 +23,12 @@ impl Engine {
         state: &State,
         parallel: &Parallel,
         raw: &Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&parallel.retry[..], &parallel.catch[..]);
-        self.run_retried(ctx, state, handlers, "ParallelStateFailed", raw, |context| {
+        self.run_retried(ctx, state, handlers, "ParallelStateFailed", (raw, frame), |context| {
             Box::pin(async move {
-                self.parallel_attempt(ctx, path, state, parallel, raw, &context).await
+                self.parallel_attempt(ctx, path, state, parallel, (raw, frame), &context).await
             })
         })
         .await
@@ -40,22 +41,20 @@ impl Engine {
         path: &RunPath,
         state: &State,
         parallel: &Parallel,
-        raw: &Value,
+        (raw, frame): (&Value, &Frame),
         context: &Value,
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
-        let scope = self.scope(context);
+        let scope = self.scope(context, frame);
         self.push(ctx, "ParallelStateStarted", None)?;
         let effective = language.effective_input(state, raw, &scope)?;
         let branch_input = language.parameters(state, effective, &scope)?;
         // A redrive runs again only the branches that had not finished.
         let paths: Vec<RunPath> =
             (0..parallel.branches.len()).map(|i| path.child(&state.name, i)).collect();
-        let runs = parallel
-            .branches
-            .iter()
-            .zip(&paths)
-            .map(|(branch, path)| self.run_machine(ctx, path, branch, branch_input.clone()));
+        let runs = parallel.branches.iter().zip(&paths).map(|(branch, path)| {
+            self.run_machine(ctx, path, branch, branch_input.clone(), frame.visible())
+        });
         let results = futures::future::join_all(runs).await;
         let outputs = results.into_iter().collect::<Result<Vec<_>, _>>()?;
         self.push(ctx, "ParallelStateSucceeded", None)?;

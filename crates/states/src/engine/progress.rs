@@ -47,6 +47,9 @@ pub(crate) enum Unit {
         state: String,
         /// The state's raw input.
         input: Value,
+        /// The workflow variables the state saw.
+        #[serde(default)]
+        variables: serde_json::Map<String, Value>,
     },
     /// It finished with this output.
     Done(Value),
@@ -193,7 +196,8 @@ mod tests {
         let root = RunPath::root();
         let branch = root.child("P", 1);
         let nested = branch.child("M", 3);
-        progress.set(&root, Unit::At { state: "P".into(), input: json!({"a": 1}) });
+        let variables = serde_json::Map::new();
+        progress.set(&root, Unit::At { state: "P".into(), input: json!({"a": 1}), variables });
         progress.set(&branch, Unit::Done(json!(2)));
         progress.set(&nested, Unit::Done(json!(3)));
         progress.set(&root.child("Q", 0), Unit::Done(json!(4)));

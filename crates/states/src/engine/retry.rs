@@ -14,7 +14,7 @@ use super::execution::{Ctx, Next, is_quota};
 use super::state::transition;
 use crate::asl::{Catcher, Jitter, Retrier, State};
 use crate::error::{StatesError, names};
-use crate::query;
+use crate::query::{self, Frame, Scope};
 use crate::resolve::BoxFuture;
 
 /// Whether an `ErrorEquals` list matches an error name.
@@ -60,10 +60,11 @@ impl Engine {
     /// `test_map_state_retry`).
     pub(super) async fn run_with_retry<'a, F>(
         self: &'a Arc<Self>,
+        ctx: &'a Ctx,
         state: &'a State,
         (retriers, catchers): (&'a [Retrier], &'a [Catcher]),
-        failed: Option<(&'a Ctx, &'static str)>,
-        raw: &'a Value,
+        failed: Option<&'static str>,
+        (raw, frame): (&'a Value, &'a Frame),
         attempt: F,
     ) -> Result<(Value, Next), StatesError>
     where
@@ -95,12 +96,13 @@ impl Engine {
             // A States.Runtime error ends the execution with no failed event (recorded: a Map
             // whose ToleratedFailureCountPath is -1 goes from MapStateStarted to
             // ExecutionFailed, `test_map_state_tolerated_failure_count_path`).
-            if let Some((ctx, kind)) = failed
+            if let Some(kind) = failed
                 && error.error != names::RUNTIME
             {
                 self.push(ctx, kind, None)?;
             }
-            return catch(state, catchers, raw, error);
+            let context = self.context_now(ctx, &state.name);
+            return catch(state, catchers, raw, error, &self.scope(&context, frame));
         }
     }
 
@@ -112,13 +114,13 @@ impl Engine {
         state: &'a State,
         handlers: (&'a [Retrier], &'a [Catcher]),
         failed: &'static str,
-        raw: &'a Value,
+        input: (&'a Value, &'a Frame),
         body: F,
     ) -> Result<(Value, Next), StatesError>
     where
         F: Fn(Value) -> BoxFuture<'a, Result<Value, StatesError>>,
     {
-        self.run_with_retry(state, handlers, Some((ctx, failed)), raw, |_| {
+        self.run_with_retry(ctx, state, handlers, Some(failed), input, |_| {
             body(self.context_now(ctx, &state.name))
         })
         .await
@@ -131,12 +133,15 @@ fn catch(
     catchers: &[Catcher],
     raw: &Value,
     error: StatesError,
+    scope: &Scope<'_>,
 ) -> Result<(Value, Next), StatesError> {
     let Some(catcher) = catchers.iter().find(|c| error_matches(&c.error_equals, &error.error))
     else {
         return Err(error);
     };
     let error_output = json!({"Error": error.error, "Cause": error.cause});
-    let output = query::language(state).catcher_output(catcher, raw, error_output)?;
+    // Only the catcher's Assign runs, not the state's.
+    scope.frame.clear_pending();
+    let output = query::language(state).catcher_output(catcher, raw, error_output, scope)?;
     Ok((output, Next::Goto(catcher.next.clone())))
 }

@@ -11,7 +11,7 @@ use super::execution::{Ctx, Next, is_quota, payload};
 use super::progress::RunPath;
 use crate::asl::{Fail, State, StateKind, StringSource, Transition, Wait};
 use crate::error::{StatesError, names};
-use crate::query::{self, Scope};
+use crate::query::{self, Frame, Scope};
 
 /// The history event types of entering and leaving a state of a type (a Fail state never
 /// leaves, so it has no exited event).
@@ -44,8 +44,8 @@ const RUNTIME_PREFIX: &str = "An error occurred while executing the state '";
 /// LocalStack's `scenarios/test_base_scenarios.snapshot.json`). Errors already prefixed by an
 /// inner state, other errors and the history quota are left as they are.
 fn runtime_in_state(error: StatesError, state: &str, entered_id: u64) -> StatesError {
-    if error.error != names::RUNTIME || is_quota(&error) || error.cause.starts_with(RUNTIME_PREFIX)
-    {
+    let prefixed = error.error == names::RUNTIME || error.error == names::QUERY_EVALUATION_ERROR;
+    if !prefixed || is_quota(&error) || error.cause.starts_with(RUNTIME_PREFIX) {
         return error;
     }
     let cause = format!(
@@ -95,6 +95,7 @@ impl Engine {
         path: &RunPath,
         state: &State,
         raw: Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let (entered_kind, exited_kind) = event_kinds(state.kind.type_name());
         let mut entered = payload("input", &raw);
@@ -102,20 +103,29 @@ impl Engine {
         let entered_id = self.push_id(ctx, entered_kind, Some(entered))?;
         let entered_iso = self.iso(self.now_millis());
         let context = self.context(ctx, &state.name, &entered_iso, 0);
-        let scope = self.scope(&context);
+        let scope = self.scope(&context, frame);
         let outcome = match &state.kind {
             StateKind::Fail(fail) => Err(self.fail(state, fail, &raw, &scope)),
-            StateKind::Task(task) => self.run_task(ctx, state, task, &raw).await,
+            StateKind::Task(task) => self.run_task(ctx, state, task, &raw, frame).await,
             StateKind::Parallel(parallel) => {
-                self.run_parallel(ctx, path, state, parallel, &raw).await
+                self.run_parallel(ctx, path, state, parallel, &raw, frame).await
             }
-            StateKind::Map(map) => self.run_map_state(ctx, path, state, map, &raw).await,
+            StateKind::Map(map) => self.run_map_state(ctx, path, state, map, &raw, frame).await,
             StateKind::Choice(choice) => self.run_choice(state, choice, &raw, &scope),
             _ => self.run_simple(state, &raw, &scope).await,
         };
         let (output, next) = outcome.map_err(|e| runtime_in_state(e, &state.name, entered_id))?;
         let mut exited = payload("output", &output);
         exited.insert("name".into(), json!(state.name));
+        if let Some(assigned) = frame.pending() {
+            // AWS records each assigned value as its JSON text.
+            let shown: serde_json::Map<String, Value> = assigned
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value.to_string())))
+                .collect();
+            exited.insert("assignedVariables".into(), Value::Object(shown));
+            exited.insert("assignedVariablesDetails".into(), json!({"truncated": false}));
+        }
         self.push(ctx, exited_kind, Some(exited))?;
         Ok((output, next))
     }
@@ -124,20 +134,27 @@ impl Engine {
     fn fail(&self, state: &State, fail: &Fail, raw: &Value, scope: &Scope<'_>) -> StatesError {
         let language = query::language(state);
         let read = |fixed: &Option<String>,
-                    source: &Option<StringSource>|
+                    source: &Option<StringSource>,
+                    (field, expression): (&str, &Option<crate::jsonata::Expression>)|
          -> Result<Option<String>, StatesError> {
             if let Some(text) = fixed {
                 return Ok(Some(text.clone()));
+            }
+            if let Some(expression) = expression {
+                let value = language.expression(field, expression, raw, scope)?;
+                return Ok(Some(
+                    value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()),
+                ));
             }
             let Some(source) = source else { return Ok(None) };
             let value = language.string(source, raw, scope)?;
             Ok(Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())))
         };
-        let error = match read(&fail.error, &fail.error_path) {
+        let error = match read(&fail.error, &fail.error_path, ("Error", &fail.error_expr)) {
             Ok(error) => error.unwrap_or_default(),
             Err(failure) => return failure,
         };
-        match read(&fail.cause, &fail.cause_path) {
+        match read(&fail.cause, &fail.cause_path, ("Cause", &fail.cause_expr)) {
             Ok(cause) => StatesError::new(error, cause.unwrap_or_default()),
             Err(failure) => failure,
         }
@@ -199,6 +216,26 @@ impl Engine {
                         ),
                     )
                 })?;
+                millis_until(self.now_millis(), at.timestamp_millis())
+            }
+            Wait::SecondsExpr(expression) => {
+                let value = language.expression("Seconds", expression, effective, scope)?;
+                let seconds = value.as_u64().ok_or_else(|| {
+                    StatesError::new(
+                        names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The JSONata expression '{}' specified for the field 'Seconds' must return a non-negative integer, found {value}.",
+                            expression.as_str()
+                        ),
+                    )
+                })?;
+                seconds.saturating_mul(1000)
+            }
+            Wait::TimestampExpr(expression) => {
+                let value = language.expression("Timestamp", expression, effective, scope)?;
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                let at = crate::asl::parse_timestamp(&text)
+                    .map_err(|message| StatesError::new(names::QUERY_EVALUATION_ERROR, message))?;
                 millis_until(self.now_millis(), at.timestamp_millis())
             }
         };

@@ -15,7 +15,7 @@ use super::Engine;
 use super::execution::{Ctx, Next, is_quota, json_map, payload};
 use crate::asl::{Dynamic, ExecMode, Resource, State, Task};
 use crate::error::{StatesError, names};
-use crate::query::{self, QueryLanguage, Scope};
+use crate::query::{self, Frame, QueryLanguage, Scope};
 use crate::resolve::FunctionError;
 
 /// How a Task's resource shows in its history events.
@@ -98,16 +98,18 @@ impl Engine {
         state: &State,
         task: &Task,
         raw: &Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let invocation = AtomicU64::new(0);
         let invocation = &invocation;
-        self.run_with_retry(state, (&task.retry, &task.catch), None, raw, |retry_count| {
+        let handlers = (&task.retry[..], &task.catch[..]);
+        self.run_with_retry(ctx, state, handlers, None, (raw, frame), |retry_count| {
             let engine = self;
             let index = invocation.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
                 let context =
                     engine.context(ctx, &state.name, &engine.iso(engine.now_millis()), retry_count);
-                let scope = engine.scope(&context);
+                let scope = engine.scope(&context, frame);
                 let language = query::language(state);
                 let effective = language.effective_input(state, raw, &scope)?;
                 let parameters = language.parameters(state, effective.clone(), &scope)?;
@@ -131,7 +133,8 @@ impl Engine {
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
         let empty = json!({});
-        let scope = self.scope(&empty);
+        let no_variables = Frame::default();
+        let scope = self.scope(&empty, &no_variables);
         let timeout = seconds_field(
             language,
             &scope,

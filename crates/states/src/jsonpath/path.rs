@@ -7,7 +7,7 @@
 //! the end), `.*`/`[*]`, `..name`/`..*` (recursive descent), unions `[0,1]`/`['a','b']`, slices
 //! `[start:end]` and simple filters `[?(@.a >= 5)]` (comparisons, existence, `&&`, `||`).
 //! Everything else (functions like `length()`, regex filters, filters that reference `$`,
-//! slice steps, workflow variables `$name`) is rejected by [`JsonPath::parse`] with a message.
+//! slice steps) is rejected by [`JsonPath::parse`] with a message.
 //!
 //! This module never panics on any input and does no I/O.
 
@@ -18,11 +18,16 @@ use serde_json::{Map, Value};
 
 use crate::error::{StatesError, names};
 
-/// A parsed JSONPath (`$...`) or context-object path (`$$...`).
+/// Where the workflow variables sit in the context value a path is evaluated with: the query
+/// seam adds them under this key (no context object field starts with `$`).
+pub const VARIABLES_KEY: &str = "$variables";
+
+/// A parsed JSONPath (`$...`), context-object path (`$$...`) or variable path (`$name...`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
     text: String,
     context: bool,
+    variable: Option<String>,
     segments: Vec<Segment>,
 }
 
@@ -87,23 +92,26 @@ impl JsonPath {
         } else {
             return Err(format!("'{text}' is not a path: a path must start with '$'"));
         };
-        let offset = if context { 2 } else { 1 };
+        // `$name...`: a workflow variable.
+        let name_len = if context {
+            0
+        } else {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len())
+        };
+        let (variable, rest) = match name_len {
+            0 => (None, rest),
+            n => (Some(rest[..n].to_owned()), &rest[n..]),
+        };
+        let offset = if context { 2 } else { 1 + name_len };
         let mut parser = Parser { chars: rest.chars().collect(), pos: 0, offset };
         if let Some(c) = parser.peek()
             && c != '.'
             && c != '['
         {
-            return Err(if c.is_alphanumeric() || c == '_' {
-                format!(
-                    "'{text}': workflow variables ('$name') are not supported; \
-                     a path continues with '.' or '[' after '$'"
-                )
-            } else {
-                format!("'{text}': expected '.' or '[' after '$', found '{c}'")
-            });
+            return Err(format!("'{text}': expected '.' or '[' after '$', found '{c}'"));
         }
         let segments = parser.segments().map_err(|message| format!("'{text}': {message}"))?;
-        Ok(JsonPath { text: text.to_owned(), context, segments })
+        Ok(JsonPath { text: text.to_owned(), context, variable, segments })
     }
 
     /// The path exactly as written in the definition.
@@ -114,6 +122,11 @@ impl JsonPath {
     /// True for `$$...` paths, which select from the context object.
     pub fn is_context(&self) -> bool {
         self.context
+    }
+
+    /// The workflow variable a `$name...` path reads.
+    pub fn variable(&self) -> Option<&str> {
+        self.variable.as_deref()
     }
 
     /// True when every segment is `.name`, `['name']` or a non-negative `[index]`
@@ -140,7 +153,16 @@ impl JsonPath {
     /// All nodes the path selects from `input` (or `context` if [`Self::is_context`]), in
     /// document order; empty when nothing matches.
     pub fn matches<'v>(&self, input: &'v Value, context: &'v Value) -> Vec<&'v Value> {
-        let root = if self.context { context } else { input };
+        let root = match &self.variable {
+            Some(name) => {
+                match context.get(VARIABLES_KEY).and_then(|variables| variables.get(name)) {
+                    Some(value) => value,
+                    None => return Vec::new(),
+                }
+            }
+            None if self.context => context,
+            None => input,
+        };
         let mut current = vec![root];
         for segment in &self.segments {
             let mut next = Vec::new();
@@ -190,7 +212,7 @@ impl JsonPath {
     /// `root` is left unchanged when this fails. The cause follows AWS's wording:
     /// "Unable to apply ReferencePath $.x to input \"foo\"" (input as a JSON-encoded string).
     pub fn set(&self, root: &mut Value, value: Value) -> Result<(), StatesError> {
-        if self.context || !self.is_reference() {
+        if self.context || self.variable.is_some() || !self.is_reference() {
             return Err(StatesError::new(
                 names::RESULT_PATH_MATCH_FAILURE,
                 format!("'{}' is not a reference path into the state input", self.text),
@@ -947,7 +969,8 @@ mod tests {
             ("$.items[?(@.b > 1 || @.c)]", json!([{"c": 2}, {"b": 3, "n": "y"}])),
             ("$.items[?(@.b >= 1 && @.n != 'x')]", json!([{"b": 3, "n": "y"}])),
             ("$.o..*", json!([1, 2])),
-            ("$..[0]", json!([1, {"b": 1, "n": "x"}, 0])),
+            // Document order (serde_json keeps key order: jsonata-core enables preserve_order).
+            ("$..[0]", json!([0, 1, {"b": 1, "n": "x"}])),
             ("$.missing[*]", json!([])),
             ("$.a[?(@ > 1)]", json!([])),
         ];
@@ -1027,7 +1050,7 @@ mod tests {
         let cases = [
             ("", "must start with '$'"),
             ("a.b", "must start with '$'"),
-            ("$name", "workflow variables"),
+            ("$name!", "expected '.' or '['"),
             ("$.", "expected a field name"),
             ("$..", "expected a field name"),
             ("$.a.", "expected a field name"),

@@ -7,8 +7,9 @@
 use serde_json::{Value, json};
 
 use super::{QueryLanguage, Scope};
-use crate::asl::{Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
-use crate::error::StatesError;
+use crate::asl::{Assign, Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
+use crate::error::{StatesError, names};
+use crate::jsonata::Expression;
 use crate::jsonpath::{JsonPath, PayloadTemplate};
 
 /// The JSONPath query language.
@@ -37,6 +38,35 @@ fn output_path(io: &Io, value: Value, context: &Value) -> Result<Value, StatesEr
     }
 }
 
+/// A JSONPath `Assign` block rendered against `input` (a state's result, its effective input
+/// or a catcher's error output) and recorded in the scope's frame.
+fn assign(block: Option<&Assign>, input: &Value, scope: &Scope<'_>) -> Result<(), StatesError> {
+    assign_as(block, input, scope, false)
+}
+
+/// [`assign`]; `under` keeps what a matched Choice rule assigned.
+fn assign_as(
+    block: Option<&Assign>,
+    input: &Value,
+    scope: &Scope<'_>,
+    under: bool,
+) -> Result<(), StatesError> {
+    let values = match block {
+        None => return Ok(()),
+        Some(Assign::Paths(template)) => {
+            scope.with_rng(|rng| template.render(input, &scope.jsonpath_context(), rng))?
+        }
+        Some(Assign::Expressions(_)) => {
+            return Err(StatesError::new(names::RUNTIME, "a JSONata Assign in a JSONPath state"));
+        }
+    };
+    match values {
+        Value::Object(values) if under => scope.frame.assign_under(values),
+        Value::Object(values) => scope.frame.assign(values),
+        _ => Ok(()),
+    }
+}
+
 impl QueryLanguage for JsonPathLanguage {
     fn effective_input(
         &self,
@@ -47,7 +77,7 @@ impl QueryLanguage for JsonPathLanguage {
         match &state.io.input_path {
             PathField::Default => Ok(raw.clone()),
             PathField::Null => Ok(json!({})),
-            PathField::Path(path) => path.select(raw, scope.context),
+            PathField::Path(path) => path.select(raw, &scope.jsonpath_context()),
         }
     }
 
@@ -77,8 +107,9 @@ impl QueryLanguage for JsonPathLanguage {
             Some(template) => self.render(template, &result, scope)?,
             None => result,
         };
+        assign(state.assign.as_ref(), &selected, scope)?;
         let placed = result_path(&state.io.result_path, raw, selected)?;
-        output_path(&state.io, placed, scope.context)
+        output_path(&state.io, placed, &scope.jsonpath_context())
     }
 
     fn pass_through(
@@ -87,7 +118,9 @@ impl QueryLanguage for JsonPathLanguage {
         effective: Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        output_path(&state.io, effective, scope.context)
+        let choice = matches!(state.kind, StateKind::Choice(_));
+        assign_as(state.assign.as_ref(), &effective, scope, choice)?;
+        output_path(&state.io, effective, &scope.jsonpath_context())
     }
 
     fn catcher_output(
@@ -95,8 +128,26 @@ impl QueryLanguage for JsonPathLanguage {
         catcher: &Catcher,
         raw: &Value,
         error_output: Value,
+        scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
+        assign(catcher.assign.as_ref(), &error_output, scope)?;
         result_path(&catcher.result_path, raw, error_output)
+    }
+
+    fn expression(
+        &self,
+        field: &str,
+        expression: &Expression,
+        _input: &Value,
+        _scope: &Scope<'_>,
+    ) -> Result<Value, StatesError> {
+        Err(StatesError::new(
+            names::RUNTIME,
+            format!(
+                "the JSONata expression {} of field '{field}' in a JSONPath state",
+                expression.as_str()
+            ),
+        ))
     }
 
     fn choose<'c>(
@@ -106,7 +157,9 @@ impl QueryLanguage for JsonPathLanguage {
         scope: &Scope<'_>,
     ) -> Result<Option<&'c str>, StatesError> {
         for branch in &choice.choices {
-            if branch.rule.eval(effective, scope.context)? {
+            let Some(rule) = &branch.rule else { continue };
+            if rule.eval(effective, &scope.jsonpath_context())? {
+                assign(branch.assign.as_ref(), effective, scope)?;
                 return Ok(Some(&branch.next));
             }
         }
@@ -115,7 +168,7 @@ impl QueryLanguage for JsonPathLanguage {
 
     fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError> {
         match &map.items_path {
-            Some(path) => path.select(effective, scope.context),
+            Some(path) => path.select(effective, &scope.jsonpath_context()),
             None => Ok(effective.clone()),
         }
     }
@@ -146,7 +199,7 @@ impl QueryLanguage for JsonPathLanguage {
         input: &Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        scope.with_rng(|rng| template.render(input, scope.context, rng))
+        scope.with_rng(|rng| template.render(input, &scope.jsonpath_context(), rng))
     }
 
     fn select(
@@ -155,7 +208,7 @@ impl QueryLanguage for JsonPathLanguage {
         input: &Value,
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
-        path.select(input, scope.context)
+        path.select(input, &scope.jsonpath_context())
     }
 
     fn string(
@@ -165,9 +218,9 @@ impl QueryLanguage for JsonPathLanguage {
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError> {
         match source {
-            StringSource::Path(path) => path.select(input, scope.context),
+            StringSource::Path(path) => path.select(input, &scope.jsonpath_context()),
             StringSource::Intrinsic(call) => {
-                scope.with_rng(|rng| call.eval(input, scope.context, rng))
+                scope.with_rng(|rng| call.eval(input, &scope.jsonpath_context(), rng))
             }
         }
     }
@@ -205,7 +258,8 @@ mod tests {
         let Some(state) = machine.state("S") else { panic!("no state S") };
         let rng = Mutex::new(Rng::seeded(1));
         let context = json!({"Execution": {"Name": "e1"}});
-        let scope = Scope::new(&context, &rng);
+        let frame = crate::query::Frame::default();
+        let scope = Scope::new(&context, &rng, &frame);
         let q = language(state);
         let raw = json!({"job": {"id": 7}, "other": 1});
         let effective = q.effective_input(state, &raw, &scope).unwrap_or_default();
@@ -230,7 +284,8 @@ mod tests {
         }));
         let rng = Mutex::new(Rng::seeded(1));
         let context = json!({});
-        let scope = Scope::new(&context, &rng);
+        let frame = crate::query::Frame::default();
+        let scope = Scope::new(&context, &rng, &frame);
         let (Some(choice_state), Some(map_state)) = (machine.state("S"), machine.state("M")) else {
             panic!("states missing")
         };
@@ -249,7 +304,7 @@ mod tests {
             Some(json!({"i": 1, "v": "b", "n": 3}))
         );
         let catcher = &map.catch[0];
-        let caught = q.catcher_output(catcher, &input, json!({"Error": "E", "Cause": "c"}));
+        let caught = q.catcher_output(catcher, &input, json!({"Error": "E", "Cause": "c"}), &scope);
         assert_eq!(
             caught.ok(),
             Some(json!({"n": 3, "items": ["a", "b"], "error": {"Error": "E", "Cause": "c"}}))

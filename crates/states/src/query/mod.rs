@@ -12,45 +12,162 @@
 //! crate's `jsonpath` language module (paths, payload templates, the 18 intrinsic functions,
 //! Choice rules; parsed at load time and held by the `asl` model, so it sits below both).
 //!
-//! **This is where JSONata goes**: a `jsonata` module beside `jsonpath` here that implements
-//! [`QueryLanguage`] (`Arguments`, `Output`, `{% ... %}` expressions, `Condition`), the model
-//! recording each state's `QueryLanguage`, and [`language`] choosing by it (the expression
-//! language itself in a crate-level `jsonata` module beside `jsonpath`). Workflow variables
-//! (`Assign`, `$states`) belong in [`Scope`], which is what an expression can see. Until then the
-//! definition loader (`asl`) rejects JSONata, so every state is a JSONPath state.
+//! JSONata lives in [`jsonata`] (`Arguments`, `Output`, `{% ... %}` expressions, `Condition`,
+//! `Items`), applying the crate-level `jsonata` module; [`language`] picks by the state's
+//! `QueryLanguage`. Workflow variables (`Assign`) live in a [`Frame`] that the [`Scope`]
+//! carries: both languages read them and write a state's assignments into it.
 
+pub mod jsonata;
 pub mod jsonpath;
 
 use std::sync::Mutex;
 
-use serde_json::Value;
+use serde_json::{Map as JsonMap, Value};
 
-use crate::asl::{Catcher, Choice, Map, State, StringSource};
-use crate::error::StatesError;
+use crate::asl::{Catcher, Choice, Language, Map, State, StringSource};
+use crate::error::{StatesError, names};
+use crate::jsonata::Expression;
 use crate::jsonpath::{JsonPath, PayloadTemplate};
 use crate::rng::Rng;
 
-/// What an expression can see besides its input: the context object (`$$`) and the run's
-/// random numbers (`States.MathRandom`, `States.UUID`).
+/// Largest serialized value of one variable, and of one `Assign` block (256 KiB).
+pub const MAX_ASSIGN_BYTES: usize = 256 * 1024;
+/// Largest serialized size of all variables of an execution (10 MiB).
+pub const MAX_VARIABLES_BYTES: usize = 10 * 1024 * 1024;
+
+/// The workflow variables of one scope (an execution, a Parallel branch or a Map iteration):
+/// those visible to the current state, and what the current state assigned, which becomes
+/// visible from the next state on ([`Frame::commit`]).
+#[derive(Debug, Default)]
+pub struct Frame {
+    visible: JsonMap<String, Value>,
+    pending: Mutex<Option<JsonMap<String, Value>>>,
+}
+
+impl Frame {
+    /// A scope that starts with `visible` (an inner scope reads its outer scope's variables).
+    pub fn new(visible: JsonMap<String, Value>) -> Frame {
+        Frame { visible, pending: Mutex::new(None) }
+    }
+
+    /// The variables the current state sees.
+    pub fn visible(&self) -> &JsonMap<String, Value> {
+        &self.visible
+    }
+
+    /// A Choice state's own `Assign`: a matched rule's `Assign` wins on a shared name (AWS
+    /// recorded only the rule's value: LocalStack `assign/test_assign_base.snapshot.json`,
+    /// `test_assign_in_choice[CONDITION_TRUE]`).
+    pub fn assign_under(&self, mut values: JsonMap<String, Value>) -> Result<(), StatesError> {
+        if let Some(pending) = self.pending() {
+            values.retain(|name, _| !pending.contains_key(name));
+        }
+        self.assign(values)
+    }
+
+    /// Records the current state's assignments, checking AWS's size limits.
+    pub fn assign(&self, values: JsonMap<String, Value>) -> Result<(), StatesError> {
+        let mut total = 0usize;
+        for (name, value) in &values {
+            let size = value.to_string().len();
+            if size > MAX_ASSIGN_BYTES {
+                return Err(StatesError::new(
+                    names::RUNTIME,
+                    format!(
+                        "The value of variable '{name}' is {size} bytes, over the {MAX_ASSIGN_BYTES}-byte limit of a variable"
+                    ),
+                ));
+            }
+            total += size;
+        }
+        if total > MAX_ASSIGN_BYTES {
+            return Err(StatesError::new(
+                names::RUNTIME,
+                format!(
+                    "The Assign field sets {total} bytes of variables, over the {MAX_ASSIGN_BYTES}-byte limit of one Assign"
+                ),
+            ));
+        }
+        let kept: usize = self
+            .visible
+            .iter()
+            .filter(|(name, _)| !values.contains_key(*name))
+            .map(|(_, value)| value.to_string().len())
+            .sum();
+        if kept + total > MAX_VARIABLES_BYTES {
+            return Err(StatesError::new(
+                names::RUNTIME,
+                format!(
+                    "The variables would hold {} bytes, over the {MAX_VARIABLES_BYTES}-byte limit of an execution",
+                    kept + total
+                ),
+            ));
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.get_or_insert_with(JsonMap::new).extend(values);
+        Ok(())
+    }
+
+    /// Drops the current state's assignments (a catcher's `Assign` replaces the state's).
+    pub fn clear_pending(&self) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// What the current state assigned so far, if it has an `Assign`.
+    pub fn pending(&self) -> Option<JsonMap<String, Value>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes the current state's assignments visible: the next state sees them.
+    pub fn commit(&mut self) {
+        let pending = self.pending.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(values) = pending {
+            self.visible.extend(values);
+        }
+    }
+}
+
+/// What an expression can see besides its input: the context object (`$$`,
+/// `$states.context`), the workflow variables and the run's random numbers
+/// (`States.MathRandom`, `States.UUID`, `$random`, `$uuid`).
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The context object.
     pub context: &'a Value,
+    /// The workflow variables of the current scope.
+    pub frame: &'a Frame,
     rng: &'a Mutex<Rng>,
 }
 
 impl<'a> Scope<'a> {
-    /// A scope over a context object and the engine's random numbers.
-    pub fn new(context: &'a Value, rng: &'a Mutex<Rng>) -> Scope<'a> {
-        Scope { context, rng }
+    /// A scope over a context object, the variables and the engine's random numbers.
+    pub fn new(context: &'a Value, rng: &'a Mutex<Rng>, frame: &'a Frame) -> Scope<'a> {
+        Scope { context, rng, frame }
     }
 
-    /// The same random numbers under another context object.
+    /// The same random numbers and variables under another context object.
     pub fn with_context<'b>(&self, context: &'b Value) -> Scope<'b>
     where
         'a: 'b,
     {
-        Scope { context, rng: self.rng }
+        Scope { context, rng: self.rng, frame: self.frame }
+    }
+
+    /// The context object as JSONPath sees it: with the visible variables under
+    /// [`crate::jsonpath::path::VARIABLES_KEY`] for `$name` paths.
+    pub fn jsonpath_context(&self) -> std::borrow::Cow<'a, Value> {
+        let variables = self.frame.visible();
+        match self.context {
+            Value::Object(object) if !variables.is_empty() => {
+                let mut object = object.clone();
+                object.insert(
+                    crate::jsonpath::path::VARIABLES_KEY.to_owned(),
+                    Value::Object(variables.clone()),
+                );
+                std::borrow::Cow::Owned(Value::Object(object))
+            }
+            _ => std::borrow::Cow::Borrowed(self.context),
+        }
     }
 
     /// Runs `f` with the random number generator (a poisoned lock is still usable: the state
@@ -109,6 +226,17 @@ pub trait QueryLanguage: Sync {
         catcher: &Catcher,
         raw: &Value,
         error_output: Value,
+        scope: &Scope<'_>,
+    ) -> Result<Value, StatesError>;
+
+    /// The value of a JSONata expression field (Wait `Seconds`/`Timestamp`, Fail
+    /// `Error`/`Cause`) against the state's input; `field` names it in errors.
+    fn expression(
+        &self,
+        field: &str,
+        expression: &Expression,
+        input: &Value,
+        scope: &Scope<'_>,
     ) -> Result<Value, StatesError>;
 
     /// The `Next` of the first Choice rule that matches the effective input, if any.
@@ -159,9 +287,10 @@ pub trait QueryLanguage: Sync {
     ) -> Result<Value, StatesError>;
 }
 
-/// The query language a state is written in. Always JSONPath today: the loader rejects
-/// `"QueryLanguage": "JSONata"`; a JSONata implementation is chosen here once it exists.
+/// The query language a state is written in (its own `QueryLanguage`, else the definition's).
 pub fn language(state: &State) -> &'static dyn QueryLanguage {
-    let _ = state;
-    &jsonpath::JsonPathLanguage
+    match state.language {
+        Language::JsonPath => &jsonpath::JsonPathLanguage,
+        Language::Jsonata => &jsonata::JsonataLanguage,
+    }
 }

@@ -60,7 +60,17 @@ impl Parser {
                 Err(self.report(at, "ItemsPath", format!("must be a path, found {}", other.kind())))
             }
         };
+        let jsonata = self.language == Language::Jsonata;
+        let items = match jsonata {
+            true => self.jsonata_template(at, "Items", get(entries, "Items")),
+            false => Ok(None),
+        };
+        let jsonata_item_selector = match jsonata {
+            true => self.jsonata_template(at, "ItemSelector", get(entries, "ItemSelector")),
+            false => Ok(None),
+        };
         let item_selector = match (get(entries, "ItemSelector"), get(entries, "Parameters")) {
+            _ if jsonata => Ok(None),
             (Some(_), Some(_)) => Err(self.report(
                 at,
                 "Parameters",
@@ -145,6 +155,8 @@ impl Parser {
             mode: mode?,
             items_path: items_path?,
             item_selector: item_selector?,
+            items: items?,
+            jsonata_item_selector: jsonata_item_selector?,
             max_concurrency: max_concurrency?,
             item_reader: item_reader?,
             item_batcher: item_batcher?,

@@ -20,7 +20,9 @@ const RETRIER_FIELDS: &[&str] = &[
     "Comment",
 ];
 /// Fields of a catcher.
-const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
+const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"];
+/// Fields of a catcher in a JSONata state.
+const JSONATA_CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "Output", "Comment", "Assign"];
 
 impl Parser {
     /// A Task state's own fields.
@@ -248,7 +250,9 @@ impl Parser {
                 format!("must be an object, found {}", node.kind()),
             ));
         };
-        self.check_fields(at, &format!("{prefix}."), entries, CATCHER_FIELDS, "a catcher");
+        let jsonata = self.language == Language::Jsonata;
+        let allowed = if jsonata { JSONATA_CATCHER_FIELDS } else { CATCHER_FIELDS };
+        self.check_fields(at, &format!("{prefix}."), entries, allowed, "a catcher");
         let error_equals = self.error_equals(path, prefix, entries, is_last, "catcher");
         let next = match get(entries, "Next") {
             Some(Node::String(next)) => Ok(next.clone()),
@@ -259,13 +263,27 @@ impl Parser {
             )),
             None => Err(self.report(at, &format!("{prefix}.Next"), "is required")),
         };
-        let result_path = self.path_field(
-            at,
-            &format!("{prefix}.ResultPath"),
-            get(entries, "ResultPath"),
-            RESULT_PATH,
-        );
-        Ok(Catcher { error_equals: error_equals?, next: next?, result_path: result_path? })
+        let result_path = match jsonata {
+            true => Ok(PathField::Default),
+            false => self.path_field(
+                at,
+                &format!("{prefix}.ResultPath"),
+                get(entries, "ResultPath"),
+                RESULT_PATH,
+            ),
+        };
+        let output = match jsonata {
+            true => self.jsonata_template(at, &format!("{prefix}.Output"), get(entries, "Output")),
+            false => Ok(None),
+        };
+        let assign = self.assign(at, &format!("{prefix}.Assign"), get(entries, "Assign"));
+        Ok(Catcher {
+            error_equals: error_equals?,
+            next: next?,
+            result_path: result_path?,
+            output: output?,
+            assign: assign?,
+        })
     }
 
     /// A retrier's or catcher's `ErrorEquals`.

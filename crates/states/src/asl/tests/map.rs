@@ -322,7 +322,7 @@ fn item_reader_rules() {
         ),
         Some("M"),
         "ItemReader.Arguments",
-        "JSONata",
+        "field 'Arguments' is only supported for the 'JSONata' QueryLanguage",
     );
 }
 

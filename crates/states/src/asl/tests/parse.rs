@@ -54,7 +54,7 @@ fn all_problems_are_reported_at_once() {
         r#"{"StartAt": "A", "Extra": true, "States": {
             "A": {"Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync", "Next": "B"},
             "B": {"Type": "Wait", "Seconds": -1, "Next": "Nowhere"},
-            "C": {"Type": "Pass", "End": true, "Assign": {"x": 1}}}}"#,
+            "C": {"Type": "Pass", "End": true, "Assign": {"states": 1}}}}"#,
     );
     assert!(found.len() >= 5, "{found:#?}");
     for fragment in [
@@ -62,7 +62,7 @@ fn all_problems_are_reported_at_once() {
         "state \"A\": field Resource: unsupported resource",
         "state \"B\": field Seconds: must be an integer from 0",
         "state \"B\": field Next: there is no state named \"Nowhere\"",
-        "state \"C\": field Assign: workflow variables",
+        "state \"C\": field Assign.states: 'states' is a reserved variable name",
     ] {
         assert!(
             found.iter().any(|problem| problem.starts_with(fragment)),
@@ -72,62 +72,78 @@ fn all_problems_are_reported_at_once() {
 }
 
 #[test]
-fn jsonata_is_rejected_anywhere() {
-    let top =
-        r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}"#;
-    assert_problem(top, None, "QueryLanguage", "JSONata query language is not supported");
+fn jsonpath_and_jsonata_fields_do_not_mix() {
+    // AWS's message (aws/aws-cdk#34352): "field 'Parameters' is only supported for the
+    // 'JSONPath' QueryLanguage".
+    let jsonata_task = |fields: &str| {
+        format!(
+            r#"{{"QueryLanguage": "JSONata", "StartAt": "S", "States": {{
+                "S": {{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Done"{fields}}},
+                "Done": {{"Type": "Succeed"}}}}}}"#
+        )
+    };
+    for field in ["InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath"] {
+        assert_problem(
+            &jsonata_task(&format!(
+                r#", "{field}": {}"#,
+                if field == "Parameters" || field == "ResultSelector" { "{}" } else { "\"$\"" }
+            )),
+            Some("S"),
+            field,
+            &format!("field '{field}' is only supported for the 'JSONPath' QueryLanguage"),
+        );
+    }
     assert_problem(
-        &with_state(
-            r#"{"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "Next": "Done"}"#,
+        &jsonata_task(
+            r#", "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "Done"}]"#,
         ),
         Some("S"),
-        "QueryLanguage",
-        "JSONata",
+        "Catch[0].ResultPath",
+        "field 'ResultPath' is only supported for the 'JSONPath' QueryLanguage",
     );
     assert_problem(
         &with_state(r#"{"Type": "Pass", "Output": {}, "Next": "Done"}"#),
         Some("S"),
         "Output",
-        "JSONata",
+        "field 'Output' is only supported for the 'JSONata' QueryLanguage",
     );
-    assert_problem(&with_task(r#", "Arguments": {}"#), Some("S"), "Arguments", "JSONata");
+    assert_problem(
+        &with_task(r#", "Arguments": {}"#),
+        Some("S"),
+        "Arguments",
+        "field 'Arguments' is only supported for the 'JSONata' QueryLanguage",
+    );
     assert_problem(
         &with_state(
             r#"{"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "Done"}]}"#,
         ),
         Some("S"),
         "Choices[0].Condition",
-        "JSONata",
+        "field 'Condition' is only supported for the 'JSONata' QueryLanguage",
     );
     assert_problem(
         &with_task(r#", "Catch": [{"ErrorEquals": ["States.ALL"], "Output": {}, "Next": "Done"}]"#),
         Some("S"),
         "Catch[0].Output",
-        "JSONata",
+        "field 'Output' is only supported for the 'JSONata' QueryLanguage",
     );
     assert_problem(
         r#"{"QueryLanguage": "XPath", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}"#,
         None,
         "QueryLanguage",
-        "must be \"JSONPath\"",
+        "must be \"JSONPath\" or \"JSONata\"",
     );
     assert_problem(
         r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
             {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}]}}}"#,
         Some("P/Branches[0]"),
         "QueryLanguage",
-        "JSONata",
+        "unknown field in a Parallel branch",
     );
 }
 
 #[test]
 fn unsupported_features_are_named() {
-    assert_problem(
-        &with_task(r#", "Assign": {"x.$": "$"}"#),
-        Some("S"),
-        "Assign",
-        "not supported by graphetl's local runner",
-    );
     assert_problem(
         &with_task(r#", "Credentials": {"RoleArn": "arn:aws:iam::1:role/x"}"#),
         Some("S"),
@@ -530,11 +546,11 @@ fn choice_rules() {
     );
     assert_problem(
         &with_state(
-            r#"{"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "Done", "Assign": {}}]}"#,
+            r#"{"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "Done", "Assign": []}]}"#,
         ),
         Some("S"),
         "Choices[0].Assign",
-        "not supported",
+        "must be an object",
     );
     assert_problem(
         &with_state(r#"{"Type": "Choice", "Choices": [3], "Default": "Done"}"#),

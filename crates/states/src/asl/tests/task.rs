@@ -167,10 +167,10 @@ fn catch_rules() {
         "Context Object",
     );
     assert_problem(
-        &catch(r#"[{"ErrorEquals": ["X"], "Next": "Done", "Assign": {}}]"#),
+        &catch(r#"[{"ErrorEquals": ["X"], "Next": "Done", "Assign": {"1x": 1}}]"#),
         Some("S"),
-        "Catch[0].Assign",
-        "not supported",
+        "Catch[0].Assign.1x",
+        "is not a valid variable name",
     );
 }
 

@@ -50,12 +50,14 @@ impl Engine {
         input: Value,
     ) -> Result<Value, StatesError> {
         let path = call.path.child(name, index);
+        // An iteration reads the Map's variables; its own assignments stay inside it.
+        let outer = call.scope.frame.visible();
         if ctx.previously_done(&path) {
-            return self.run_machine(ctx, &path, &call.map.processor, input).await;
+            return self.run_machine(ctx, &path, &call.map.processor, input, outer).await;
         }
         let details = || Some(json_map(json!({"name": name, "index": index})));
         self.push(ctx, "MapIterationStarted", details())?;
-        match self.run_machine(ctx, &path, &call.map.processor, input).await {
+        match self.run_machine(ctx, &path, &call.map.processor, input, outer).await {
             Ok(output) => {
                 self.push(ctx, "MapIterationSucceeded", details())?;
                 Ok(output)

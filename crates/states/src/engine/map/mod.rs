@@ -23,7 +23,7 @@ use super::execution::{Ctx, Next};
 use super::progress::RunPath;
 use crate::asl::{Dynamic, Map, MapMode, State};
 use crate::error::{StatesError, names};
-use crate::query::{self, QueryLanguage, Scope};
+use crate::query::{self, Frame, QueryLanguage, Scope};
 
 /// What every part of one Map state's run reads: the state, its language, its effective input
 /// and the scope of its context object.
@@ -113,10 +113,13 @@ impl Engine {
         state: &State,
         map: &Map,
         raw: &Value,
+        frame: &Frame,
     ) -> Result<(Value, Next), StatesError> {
         let handlers = (&map.retry[..], &map.catch[..]);
-        self.run_retried(ctx, state, handlers, "MapStateFailed", raw, |context| {
-            Box::pin(async move { self.run_map(ctx, path, state, map, raw, &context).await })
+        self.run_retried(ctx, state, handlers, "MapStateFailed", (raw, frame), |context| {
+            Box::pin(
+                async move { self.run_map(ctx, path, state, map, (raw, frame), &context).await },
+            )
         })
         .await
     }
@@ -128,11 +131,11 @@ impl Engine {
         path: &RunPath,
         state: &State,
         map: &Map,
-        raw: &Value,
+        (raw, frame): (&Value, &Frame),
         context: &Value,
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
-        let scope = self.scope(context);
+        let scope = self.scope(context, frame);
         let effective = language.effective_input(state, raw, &scope)?;
         let call = MapCall { path, state, map, language, effective: &effective, scope };
         let result = match map.mode {

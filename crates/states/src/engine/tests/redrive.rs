@@ -400,3 +400,24 @@ async fn saved_records_let_another_engine_redrive() {
         Err("ValidationException")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_redrive_keeps_the_variables_assigned_before_the_failed_state() {
+    let work = Work::new();
+    let engine = engine(&work);
+    let definition = json!({"StartAt": "Remember", "States": {
+        "Remember": {"Type": "Pass", "Assign": {"seen.$": "$.n"},
+                     "Parameters": {"bad": true, "n.$": "$.n"}, "Next": "Do"},
+        "Do": work_task(json!({"Next": "Report"})),
+        "Report": {"Type": "Pass", "QueryLanguage": "JSONata",
+                   "Output": "{% {'seen': $seen, 'redrives': $states.context.Execution.RedriveCount} %}",
+                   "End": true}
+    }});
+    let first = engine.run("m", &machine(definition.clone()), json!({"n": 41}), "e1").await;
+    assert_eq!(first.status, Status::Failed);
+    work.fix();
+    let second = redriven(&engine, &first, &definition).await;
+    assert_eq!(second.status, Status::Succeeded, "{:?}", second.cause);
+    assert_eq!(second.output, Some(json!({"seen": 41, "redrives": 1})));
+    assert_eq!(entered(&second, "Remember"), 1);
+}
