@@ -2,14 +2,14 @@
 //! (and a Long, a Double and a Date) of two vertices and an edge; the queries the escaping
 //! builder writes for them, in every form, must have the structure of the same query built
 //! from benign values, and every literal must read back as the value that went in
-//! (`graphetl_neptune::gremlin_check::check_input`, which the stable tests also run).
+//! (`graphetl_graph::gremlin_check::check_input`, which the stable tests also run).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(error) = graphetl_neptune::gremlin_check::check_input(data) {
+    if let Err(error) = graphetl_graph::gremlin_check::check_input(data) {
         panic!("{error}");
     }
 });

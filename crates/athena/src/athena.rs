@@ -30,7 +30,10 @@ mod result_csv;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::io::BufReader;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_athena::Client;
@@ -268,6 +271,30 @@ impl CallError {
     }
 }
 
+/// The engine's time: "now" for the deadline checks and the waits between calls. Production
+/// uses [`SystemClock`]; tests drive time with a manual clock, so the deadline path does not
+/// depend on a wall-clock margin (tokio's paused clock would also fire the SDK's own timeouts).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+    /// Waits `delay`.
+    fn sleep(&self, delay: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// Real time: [`Instant::now`] and `tokio::time::sleep`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep(&self, delay: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(delay))
+    }
+}
+
 /// The [`QueryEngine`] on Amazon Athena; results are read through `S`.
 #[derive(Debug, Clone)]
 pub struct AthenaEngine<S> {
@@ -275,6 +302,7 @@ pub struct AthenaEngine<S> {
     store: S,
     config: AthenaConfig,
     deadline: Option<Instant>,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: ObjectStore> AthenaEngine<S> {
@@ -286,7 +314,7 @@ impl<S: ObjectStore> AthenaEngine<S> {
         config: AthenaConfig,
         deadline: Option<Instant>,
     ) -> AthenaEngine<S> {
-        AthenaEngine { client, store, config, deadline }
+        AthenaEngine { client, store, config, deadline, clock: Arc::new(SystemClock) }
     }
 
     /// An engine whose client is built from the function's one SDK configuration.
@@ -304,6 +332,12 @@ impl<S: ObjectStore> AthenaEngine<S> {
         self
     }
 
+    /// The same engine on another clock (tests: a manual one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AthenaEngine<S> {
+        self.clock = clock;
+        self
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &AthenaConfig {
         &self.config
@@ -312,26 +346,27 @@ impl<S: ObjectStore> AthenaEngine<S> {
     /// The point at which no query may run any more, if there is a deadline.
     fn stop_at(&self) -> Option<Instant> {
         // A margin larger than the time since the clock's origin: treat as already reached.
-        self.deadline.map(|d| d.checked_sub(self.config.stop_margin).unwrap_or_else(Instant::now))
+        self.deadline
+            .map(|d| d.checked_sub(self.config.stop_margin).unwrap_or_else(|| self.clock.now()))
     }
 
-    fn past(stop_at: Option<Instant>) -> bool {
-        stop_at.is_some_and(|at| Instant::now() >= at)
+    fn past(&self, stop_at: Option<Instant>) -> bool {
+        stop_at.is_some_and(|at| self.clock.now() >= at)
     }
 
     /// Sleeps `delay`, or returns `false` without sleeping if the stop point comes first.
-    async fn sleep_before(stop_at: Option<Instant>, delay: Duration) -> bool {
-        if stop_at.is_some_and(|at| Instant::now() + delay >= at) {
+    async fn sleep_before(&self, stop_at: Option<Instant>, delay: Duration) -> bool {
+        if stop_at.is_some_and(|at| self.clock.now() + delay >= at) {
             return false;
         }
-        tokio::time::sleep(delay).await;
+        self.clock.sleep(delay).await;
         true
     }
 
     async fn run_query(&self, query: &QuerySpecResolved) -> Result<QueryResult, QueryError> {
         let name = query.name.as_str();
         let stop_at = self.stop_at();
-        if Self::past(stop_at) {
+        if self.past(stop_at) {
             return Err(QueryError::Transient {
                 query: name.to_owned(),
                 message: format!(
@@ -419,7 +454,7 @@ impl<S: ObjectStore> AthenaEngine<S> {
                 return Err(CallError::Throttled(format!("{message} (after {attempt} attempts)")));
             }
             tracing::info!(query = %query.name, attempt, %message, "start throttled; backing off");
-            if !Self::sleep_before(stop_at, self.config.throttle.delay(attempt - 1)).await {
+            if !self.sleep_before(stop_at, self.config.throttle.delay(attempt - 1)).await {
                 return Err(CallError::Throttled(format!(
                     "{message} (after {attempt} attempts; not retried this close to the deadline)"
                 )));
@@ -490,14 +525,14 @@ impl<S: ObjectStore> AthenaEngine<S> {
                 // attaches to it.
                 Err(e) => return Err(e.into_query_error(name)),
             };
-            if Self::past(stop_at) {
+            if self.past(stop_at) {
                 return Err(self.stop(name, id).await);
             }
             let delay = match stop_at {
-                Some(at) => delay.min(at.saturating_duration_since(Instant::now())),
+                Some(at) => delay.min(at.saturating_duration_since(self.clock.now())),
                 None => delay,
             };
-            tokio::time::sleep(delay).await;
+            self.clock.sleep(delay).await;
             current = self.get_execution(id).await;
         }
     }
@@ -535,7 +570,7 @@ impl<S: ObjectStore> AthenaEngine<S> {
                         if throttled >= self.config.poll_throttle_attempts.max(1) {
                             return Err(QueryError::Throttled { query: name.to_owned(), message });
                         }
-                        tokio::time::sleep(self.config.throttle.delay(throttled - 1)).await;
+                        self.clock.sleep(self.config.throttle.delay(throttled - 1)).await;
                     }
                     other => return Err(other.into_query_error(name)),
                 },

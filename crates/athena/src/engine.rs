@@ -3,7 +3,7 @@
 //! An engine (Athena, or the local embedded engine) receives a [`QuerySpecResolved`] whose SQL is
 //! final text and returns a [`QueryResult`]: the column names in select order and one
 //! [`Row`] per result row, typed as [`ResultValue`]s so the rows feed
-//! `graphetl_neptune::model::graph_from_rows` without another conversion.
+//! `graphetl_graph::model::graph_from_rows` without another conversion.
 //! [`aggregate`] reads and renders every query of a spec before it runs the first one, so a
 //! missing file or a bad placeholder never leaves a half-run window behind.
 

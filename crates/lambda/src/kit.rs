@@ -208,7 +208,7 @@ pub struct LoadSettings {
     /// Parallel writers, each with one request in flight.
     pub writers: usize,
     /// Neptune engine version.
-    pub engine_version: graphetl_neptune::EngineVersion,
+    pub engine_version: graphetl_graph::EngineVersion,
     /// The bulk path's settings (`None`: every chunk is upserted). The prefix is set per item.
     pub bulk: Option<graphetl_neptune::bulk::BulkConfig>,
 }

@@ -17,6 +17,4 @@ pub mod kit;
 pub use graphetl_core::errors::StepError;
 
 #[cfg(test)]
-mod aggregate_tests;
-#[cfg(test)]
 mod tests;

@@ -21,8 +21,8 @@ use graphetl_core::ErrorName;
 use serde_json::{Value, json};
 
 use crate::http::{NeptuneClient, NeptuneError};
-use crate::local::LocalGraph;
-use crate::sink::SinkError;
+use graphetl_graph::local::LocalGraph;
+use graphetl_graph::sink::SinkError;
 
 /// Where bulk-load CSV goes: uploads one object and returns its `s3://bucket/key` URL.
 pub trait CsvUpload {

@@ -33,7 +33,7 @@ use graphetl_core::ErrorName;
 pub use graphetl_core::backoff::Jitter;
 use serde_json::Value;
 
-use crate::gremlin::Request;
+use graphetl_graph::gremlin::Request;
 
 /// The SigV4 service name of Neptune's data plane.
 pub const SERVICE: &str = "neptune-db";

@@ -19,10 +19,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use graphetl_core::ErrorName;
 
-use crate::gremlin::{BatchError, Batcher, Request, RequestKind};
 use crate::http::{NeptuneClient, NeptuneError};
-use crate::model::GraphBatch;
-use crate::sink::{AsyncGraphSink, SinkError, UpsertStats};
+use graphetl_graph::gremlin::{BatchError, Batcher, Request, RequestKind};
+use graphetl_graph::model::GraphBatch;
+use graphetl_graph::sink::{AsyncGraphSink, SinkError, UpsertStats};
 
 /// What a load sent and what Neptune confirmed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! result CSV in the real local S3 endpoint.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::result_csv::{Column, ColumnKind, CsvError, Field, Records, convert, read_result};
 use super::{
-    AthenaConfig, AthenaConfigError, AthenaEngine, Backoff, ENV_DATABASE, ENV_GLUE_DATABASE,
+    AthenaConfig, AthenaConfigError, AthenaEngine, Backoff, Clock, ENV_DATABASE, ENV_GLUE_DATABASE,
     ENV_OUTPUT, ENV_WORKGROUP, client_request_token, client_request_token_for,
 };
 use crate::engine::{QueryEngine, QueryError, QueryParams, QueryResult, QuerySpecResolved};
@@ -31,11 +31,9 @@ const RESULT_KEY: &str = "results/exec-1.csv";
 
 // ---- the Athena stand-in ----
 
-#[derive(Debug, Clone)]
-enum Reply {
-    Ok(Value),
-    Error(&'static str, String),
-}
+#[path = "../../../../testkit/aws_json_stub.rs"]
+mod aws_json_stub;
+use aws_json_stub::{AwsJsonStub, Reply};
 
 /// Scripted answers per operation: each request takes the next one, the last one repeats.
 #[derive(Debug, Default)]
@@ -60,32 +58,21 @@ impl Script {
     }
 }
 
-type Requests = Arc<Mutex<Vec<(String, Value)>>>;
-
-struct Stub {
-    endpoint: String,
-    requests: Requests,
-}
+struct Stub(AwsJsonStub);
 
 impl Stub {
     fn start(script: Script) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let requests: Requests = Arc::default();
-        let recorded = requests.clone();
-        let script = Arc::new(Mutex::new(script));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let recorded = recorded.clone();
-                let script = script.clone();
-                std::thread::spawn(move || serve(stream, &recorded, &script));
+        let script = Mutex::new(script);
+        Stub(AwsJsonStub::start("application/x-amz-json-1.1", move |target, _| {
+            match script.lock() {
+                Ok(mut s) => s.next(target),
+                Err(_) => Reply::Error("InternalServerException", "script poisoned".into()),
             }
-        });
-        Stub { endpoint: format!("http://{address}"), requests }
+        }))
     }
 
     fn requests(&self) -> Vec<(String, Value)> {
-        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.0.requests()
     }
 
     /// The operations called, in order, without the `AmazonAthena.` prefix.
@@ -114,71 +101,13 @@ impl Stub {
     fn client(&self) -> Client {
         let config = aws_sdk_athena::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
+            .endpoint_url(&self.0.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
             // Every scripted answer reaches the adapter: its own retries are under test.
             .retry_config(RetryConfig::disabled())
             .build();
         Client::from_conf(config)
-    }
-}
-
-fn serve(stream: TcpStream, requests: &Requests, script: &Mutex<Script>) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    loop {
-        let mut length = 0usize;
-        let mut target = String::new();
-        let mut line = String::new();
-        let mut first = true;
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let trimmed = line.trim_end();
-            if trimmed.is_empty() && !first {
-                break;
-            }
-            first = false;
-            if let Some((name, value)) = trimmed.split_once(':') {
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.trim().parse().unwrap_or(0),
-                    "x-amz-target" => target = value.trim().to_owned(),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let reply = match script.lock() {
-            Ok(mut s) => s.next(&target),
-            Err(_) => return,
-        };
-        if let Ok(mut r) = requests.lock() {
-            r.push((target, body));
-        }
-        let (status, text) = match reply {
-            Reply::Ok(value) => ("200 OK", value.to_string()),
-            Reply::Error(kind, message) => {
-                ("400 Bad Request", json!({"__type": kind, "message": message}).to_string())
-            }
-        };
-        let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        if writer.write_all(response.as_bytes()).is_err() {
-            return;
-        }
     }
 }
 
@@ -589,15 +518,56 @@ async fn near_the_deadline_the_running_query_is_stopped() -> TestResult {
         Env::start(script(vec![started("exec-1")], vec![state("RUNNING")], vec![]), None).await?;
     let mut config = config();
     config.stop_margin = Duration::from_secs(60);
-    // The stop point comes 300 ms after the start; the query never finishes.
-    let deadline = Instant::now() + config.stop_margin + Duration::from_millis(300);
-    let err = env.engine(config, Some(deadline)).run(&query("run-1", "q")).await.err();
+    config.poll = tiny(50, 100);
+    // The stop point comes 300 ms after the start on the manual clock; the query never finishes.
+    let clock = Arc::new(ManualClock::new());
+    let deadline = clock.now() + config.stop_margin + Duration::from_millis(300);
+    let engine = env.engine(config, Some(deadline)).with_clock(clock.clone());
+    let err = engine.run(&query("run-1", "q")).await.err();
     let Some(err @ QueryError::Transient { .. }) = err else { panic!("{err:?}") };
+    // The waits between polls add up to exactly the time left: the last one is cut at the stop
+    // point, and no query runs past it.
+    assert_eq!(clock.elapsed(), Duration::from_millis(300), "{:?}", clock.sleeps());
+    assert!(clock.sleeps().len() >= 3, "polled until the stop point: {:?}", clock.sleeps());
     assert!(err.to_string().contains("stopped near the Lambda deadline"), "{err}");
     let stops = env.stub.bodies("StopQueryExecution");
     assert_eq!(stops, [json!({"QueryExecutionId": "exec-1"})]);
     assert_eq!(env.stub.operations().last().map(String::as_str), Some("StopQueryExecution"));
     Ok(())
+}
+
+/// A clock that moves only when the engine sleeps: each sleep advances it by the delay at once.
+#[derive(Debug)]
+struct ManualClock {
+    origin: Instant,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl ManualClock {
+    fn new() -> ManualClock {
+        ManualClock { origin: Instant::now(), sleeps: Mutex::default() }
+    }
+
+    fn sleeps(&self) -> Vec<Duration> {
+        self.sleeps.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.sleeps().iter().sum()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.origin + self.elapsed()
+    }
+
+    fn sleep(&self, delay: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        if let Ok(mut sleeps) = self.sleeps.lock() {
+            sleeps.push(delay);
+        }
+        Box::pin(tokio::task::yield_now())
+    }
 }
 
 #[tokio::test]

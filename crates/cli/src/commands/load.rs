@@ -22,13 +22,13 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
+use graphetl_graph::gremlin::{Batcher, Budget, EngineVersion, UpsertForm};
+use graphetl_graph::local::{LocalGraph, render_picture};
+use graphetl_graph::model::{ResultValue, Row};
 use graphetl_lambda::bulk::S3CsvUpload;
 use graphetl_neptune::bulk::BulkConfig;
-use graphetl_neptune::gremlin::{Batcher, Budget, EngineVersion, UpsertForm};
 use graphetl_neptune::http::{Auth, CachedCredentials, ClientConfig, NeptuneClient};
 use graphetl_neptune::load::{BulkRoute, ResultsReport, load_results, load_results_routed};
-use graphetl_neptune::local::{LocalGraph, render_picture};
-use graphetl_neptune::model::{ResultValue, Row};
 use graphetl_neptune::writers::NeptuneSink;
 
 use super::read_spec;

@@ -26,14 +26,14 @@ use graphetl_core::contract::{
 use graphetl_core::errors::StepError;
 use graphetl_core::{ErrorName, layout};
 use graphetl_extract::secrets::LocalSecrets;
+use graphetl_graph::local::{GraphSink, LocalGraph, SharedGraph, render_picture};
+use graphetl_graph::model::GraphBatch;
+use graphetl_graph::{Batcher, Budget, UpsertForm};
 use graphetl_lambda::handlers::aggregate::{AggregateHandler, DEFAULT_ROWS_PER_CHUNK};
 use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_neptune::local::{GraphSink, LocalGraph, SharedGraph, render_picture};
-use graphetl_neptune::model::GraphBatch;
-use graphetl_neptune::{Batcher, Budget, UpsertForm};
 use graphetl_states::exec::{Engine, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};

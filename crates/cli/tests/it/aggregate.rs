@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use graphetl_athena::parse_csv_chunk;
-use graphetl_neptune::model::{ResultValue, Row};
+use graphetl_graph::model::{ResultValue, Row};
 use graphetl_storage::ObjectStore;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 

@@ -1,16 +1,15 @@
 //! The operator commands against AWS, with a loopback stand-in for the Step Functions API
 //! (awsJson 1.0 over HTTP) that answers scripted responses and records the requests.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::{repo, text};
 
-type Requests = Arc<Mutex<Vec<(String, Value)>>>;
+#[path = "../../../../testkit/aws_json_stub.rs"]
+mod aws_json_stub;
+use aws_json_stub::{AwsJsonStub, Reply};
 
 const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:graphetl-pipeline";
 const PARENT: &str = "arn:aws:states:us-east-1:123456789012:execution:graphetl-pipeline:exec-1";
@@ -46,67 +45,9 @@ fn answer(target: &str, body: &Value) -> Value {
     }
 }
 
-fn serve(stream: TcpStream, requests: Requests) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    loop {
-        let mut length = 0usize;
-        let mut target = String::new();
-        let mut line = String::new();
-        let mut first = true;
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let trimmed = line.trim_end();
-            if trimmed.is_empty() && !first {
-                break;
-            }
-            first = false;
-            if let Some((name, value)) = trimmed.split_once(':') {
-                match name.to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.trim().parse().unwrap_or(0),
-                    "x-amz-target" => target = value.trim().to_owned(),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
-        let reply = answer(&target, &body).to_string();
-        if let Ok(mut r) = requests.lock() {
-            r.push((target, body));
-        }
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{reply}",
-            reply.len()
-        );
-        if writer.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn stub() -> (String, Requests) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let requests: Requests = Arc::default();
-    let recorded = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let recorded = recorded.clone();
-            std::thread::spawn(move || serve(stream, recorded));
-        }
-    });
-    (format!("http://{address}"), requests)
+/// The Step Functions stand-in: every operation answered by [`answer`].
+fn stub() -> AwsJsonStub {
+    AwsJsonStub::start("application/x-amz-json-1.0", |target, body| Reply::Ok(answer(target, body)))
 }
 
 fn graphetl_aws(endpoint: &str, args: &[&str]) -> Output {
@@ -126,9 +67,10 @@ fn graphetl_aws(endpoint: &str, args: &[&str]) -> Output {
 
 #[test]
 fn failures_of_a_running_execution_come_from_its_failed_children() {
-    let (endpoint, requests) = stub();
+    let stub = stub();
+    let endpoint = &stub.endpoint;
     let out =
-        graphetl_aws(&endpoint, &["failures", "exec-1", "--state-machine-arn", MACHINE, "--json"]);
+        graphetl_aws(endpoint, &["failures", "exec-1", "--state-machine-arn", MACHINE, "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows: Vec<Value> =
         text(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -137,12 +79,10 @@ fn failures_of_a_running_execution_come_from_its_failed_children() {
     assert_eq!(rows[0]["error"], "GraphEtl.BadInput");
     assert_eq!(rows[0]["cause"], "the gzip stream is truncated or corrupt");
     assert_eq!(rows[0]["attempts"], 1);
-    let targets: Vec<String> =
-        requests.lock().map(|r| r.iter().map(|(t, _)| t.clone()).collect()).unwrap_or_default();
+    let targets: Vec<String> = stub.requests().into_iter().map(|(t, _)| t).collect();
     assert!(targets.contains(&"AWSStepFunctions.ListExecutions".to_owned()), "{targets:?}");
-    let listed = requests.lock().ok().and_then(|r| {
-        r.iter().find(|(t, _)| t.ends_with("ListExecutions")).map(|(_, b)| b.clone())
-    });
+    let listed = stub.requests().into_iter().find(|(t, _)| t.ends_with("ListExecutions"));
+    let listed = listed.map(|(_, b)| b);
     assert_eq!(
         listed.map(|b| (b["mapRunArn"].clone(), b["statusFilter"].clone())),
         Some((json!(MAP_RUN), json!("FAILED")))
@@ -151,9 +91,10 @@ fn failures_of_a_running_execution_come_from_its_failed_children() {
 
 #[test]
 fn reprocess_starts_an_execution_over_the_prefix() {
-    let (endpoint, requests) = stub();
+    let stub = stub();
+    let endpoint = &stub.endpoint;
     let out = graphetl_aws(
-        &endpoint,
+        endpoint,
         &[
             "reprocess",
             "--dataset",
@@ -169,10 +110,8 @@ fn reprocess_starts_an_execution_over_the_prefix() {
     assert!(text(&out.stdout).trim().starts_with(
         "arn:aws:states:us-east-1:123456789012:execution:graphetl-pipeline:reprocess-service-calls-"
     ));
-    let start = requests.lock().ok().and_then(|r| {
-        r.iter().find(|(t, _)| t.ends_with("StartExecution")).map(|(_, b)| b.clone())
-    });
-    let start = start.unwrap_or_default();
+    let start = stub.requests().into_iter().find(|(t, _)| t.ends_with("StartExecution"));
+    let start = start.map(|(_, b)| b).unwrap_or_default();
     assert_eq!(start["stateMachineArn"], MACHINE);
     let input: Value =
         serde_json::from_str(start["input"].as_str().unwrap_or("{}")).unwrap_or_default();
@@ -182,7 +121,7 @@ fn reprocess_starts_an_execution_over_the_prefix() {
     );
     // Without a state machine ARN nothing is started, and the error says what to give.
     let out = graphetl_aws(
-        &endpoint,
+        endpoint,
         &["reprocess", "--dataset", "service-calls", "--prefix", "raw/service-calls/x/"],
     );
     assert_eq!(out.status.code(), Some(2));

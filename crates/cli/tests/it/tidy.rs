@@ -290,11 +290,17 @@ fn source_lines(dir: &Path) -> Vec<(PathBuf, String)> {
         .filter(|p| !is_test_file(p))
         .flat_map(|p| {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
-            // Inline test modules come last in a file: stop at the first `#[cfg(test)]`.
-            text.lines()
-                .take_while(|l| l.trim() != "#[cfg(test)]")
+            // Inline test modules come last in a file: stop at the first `#[cfg(test)]` that
+            // opens one (`#[cfg(test)] mod tests;`, a file of its own, does not).
+            let lines: Vec<&str> = text.lines().collect();
+            let end = lines
+                .windows(2)
+                .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_end().ends_with('{'))
+                .unwrap_or(lines.len());
+            lines[..end]
+                .iter()
                 .filter(|l| !l.trim_start().starts_with("//"))
-                .map(|l| (p.clone(), l.to_owned()))
+                .map(|l| (p.clone(), (*l).to_owned()))
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -375,4 +381,40 @@ fn no_crate_depends_on_one_it_does_not_use() {
         assert!(deps.iter().any(|d| d == "graphetl-core"), "{krate}: no dependencies parsed");
         assert!(!deps.iter().any(|d| d == forbidden), "crates/{krate} depends on {forbidden}");
     }
+    // Every workspace crate a crate depends on is named in its non-test source.
+    let mut unused = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo().join("crates")).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let lines = source_lines(&dir.join("src"));
+        for dep in
+            dependencies(&dir.join("Cargo.toml")).iter().filter(|d| d.starts_with("graphetl-"))
+        {
+            checked += 1;
+            let name = dep.replace('-', "_");
+            if !lines.iter().any(|(_, l)| l.contains(&name)) {
+                unused.push(format!("{}: {dep}", dir.display()));
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} workspace dependencies parsed");
+    assert!(unused.is_empty(), "dependencies named nowhere in the crate's source: {unused:#?}");
+}
+
+#[test]
+fn the_graph_crate_has_no_async_runtime_http_or_aws() {
+    // The fuzz target and the local graph need only the pure graph side (graphetl-graph); the
+    // network side is graphetl-neptune.
+    let deps = dependencies(&repo().join("crates/graph/Cargo.toml"));
+    assert!(deps.iter().any(|d| d == "graphetl-core"), "graph: no dependencies parsed");
+    let forbidden: Vec<&String> = deps
+        .iter()
+        .filter(|d| {
+            d.starts_with("aws-")
+                || d.starts_with("tokio")
+                || d.starts_with("graphetl-neptune")
+                || ["reqwest", "rustls", "futures", "hyper"].contains(&d.as_str())
+        })
+        .collect();
+    assert!(forbidden.is_empty(), "crates/graph depends on {forbidden:?}");
 }

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use graphetl_graph::{Batcher, Budget, UpsertForm};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::kit;
+use graphetl_neptune::NeptuneSink;
 use graphetl_neptune::http::{Auth, CachedCredentials, ClientConfig, NeptuneClient};
-use graphetl_neptune::{Batcher, Budget, NeptuneSink, UpsertForm};
 use graphetl_storage::S3Store;
 
 #[tokio::main(flavor = "current_thread")]

@@ -24,10 +24,10 @@ use std::sync::Arc;
 
 use graphetl_core::contract::{LoadChunk, LoadPath, LoadResult};
 use graphetl_core::errors::StepError;
+use graphetl_graph::sink::AsyncGraphSink;
 use graphetl_neptune::NeptuneClient;
 use graphetl_neptune::bulk::BulkConfig;
 use graphetl_neptune::load::{BulkRoute, load_results_routed};
-use graphetl_neptune::local::AsyncGraphSink;
 use graphetl_storage::ObjectStore;
 
 use super::{load_spec, store_error};

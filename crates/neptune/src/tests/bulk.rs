@@ -11,8 +11,9 @@ use super::mock::{Expect, MockNeptune, Reply};
 use super::*;
 use crate::bulk::{BulkConfig, BulkError, CsvUpload, bulk_load, loader_request, parse_start};
 use crate::http::{Auth, ClientConfig, NeptuneClient, StaticCredentials};
-use crate::local::{GraphSink, LocalGraph};
-use crate::model::{ResultValue, Row};
+use graphetl_graph::local::LocalGraph;
+use graphetl_graph::model::{ResultValue, Row};
+use graphetl_graph::sink::GraphSink;
 
 const REGION: &str = "us-east-2";
 const ROLE: &str = "arn:aws:iam::123456789012:role/NeptuneLoadFromS3";
@@ -199,7 +200,8 @@ fn services(names: &[&str]) -> Vec<(String, Vec<Row>)> {
 
 #[tokio::test(start_paused = true)]
 async fn routed_loads_take_the_bulk_path_at_the_threshold_and_upserts_below() {
-    use crate::load::{BulkRoute, load_results_routed, prepare_results};
+    use crate::load::{BulkRoute, load_results_routed};
+    use graphetl_graph::prepare::prepare_results;
     let mock = MockNeptune::start(Some(expect()), Duration::from_millis(5)).await;
     let client = client(&mock);
     let uploads = Uploads::default();

@@ -15,12 +15,12 @@ use serde_json::json;
 
 use super::mock::{MockNeptune, REGION, Reply, client, config, expect, iam};
 use super::*;
-use crate::gremlin::{Batcher, Budget, UpsertForm, build_query};
 use crate::http::{
     Auth, Backoff, CachedCredentials, ClientConfig, CredentialsSource, Jitter, NeptuneClient,
     NeptuneError, RetryClass, RetryPolicy, classify, error_from_response, parse_response,
 };
 use crate::writers::load_batch;
+use graphetl_graph::gremlin::{Batcher, Budget, UpsertForm, build_query};
 
 #[test]
 fn typed_and_untyped_responses_parse_to_the_same_values() {
@@ -264,7 +264,7 @@ fn endpoints_become_gremlin_urls() {
 
 // The client against the mock server.
 
-fn one_request() -> crate::gremlin::Request {
+fn one_request() -> graphetl_graph::gremlin::Request {
     build_query(UpsertForm::MergeSingleMap, &golden_batch().vertices, &[])
 }
 

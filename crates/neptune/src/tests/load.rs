@@ -8,11 +8,12 @@ use graphetl_core::{DatasetSpec, ErrorName};
 
 use super::mock::{MockNeptune, Reply, client, config, expect, iam};
 use super::*;
-use crate::gremlin::{Batcher, Budget, UpsertForm};
 use crate::load::load_results;
-use crate::local::{AsyncGraphSink, LocalGraph, SinkError};
-use crate::model::{ResultValue, Row};
 use crate::writers::{NeptuneSink, default_writers};
+use graphetl_graph::gremlin::{Batcher, Budget, UpsertForm};
+use graphetl_graph::local::LocalGraph;
+use graphetl_graph::model::{ResultValue, Row};
+use graphetl_graph::sink::{AsyncGraphSink, SinkError};
 
 #[tokio::test(start_paused = true)]
 async fn neptune_sink_and_load_results_share_the_local_sinks_semantics() {

@@ -1,21 +1,15 @@
-//! Unit tests of the neptune crate, one module per source module: [`model`], [`gremlin`] (the
-//! query writer and the batcher), [`gremlin_check`] (the escaping property), [`local`], [`sigv4`]
-//! (a reference signer and `http::sign_post`), [`http`], [`writers`], [`load`], [`streams`] and
-//! [`bulk`]. The fixtures below (a golden batch, a ring of services) are shared; [`mock`] is the
-//! loopback Neptune the network tests run against.
+//! Unit tests of the neptune crate, one module per source module: [`sigv4`] (a reference signer
+//! and `http::sign_post`), [`http`], [`writers`], [`load`], [`streams`] and [`bulk`] (the graph
+//! model, Gremlin writer and local graph are tested in graphetl-graph). The fixtures below (a
+//! golden batch, a ring of services) are shared; [`mock`] is the loopback Neptune the network
+//! tests run against.
 
-use std::collections::BTreeMap;
-
-use crate::model::{Edge, GraphBatch, GraphDate, PropertyValue, Vertex};
+use graphetl_graph::model::{Edge, GraphBatch, GraphDate, PropertyValue, Vertex};
 
 mod bulk;
-mod gremlin;
-mod gremlin_check;
 mod http;
 mod load;
-mod local;
 mod mock;
-mod model;
 mod sigv4;
 mod streams;
 mod writers;

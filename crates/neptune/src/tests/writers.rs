@@ -9,9 +9,9 @@ use graphetl_core::ErrorName;
 
 use super::mock::{MockNeptune, Reply, client, config, expect, iam};
 use super::*;
-use crate::gremlin::{Batcher, Budget, RequestKind, UpsertForm};
 use crate::http::{Auth, CachedCredentials, ClientConfig};
 use crate::writers::{LoadError, load_batch, load_requests};
+use graphetl_graph::gremlin::{Batcher, Budget, RequestKind, UpsertForm};
 
 #[tokio::test(start_paused = true)]
 async fn vertices_strictly_before_edges_with_four_writers() {
@@ -111,7 +111,8 @@ async fn real_cluster_round_trip_when_configured() {
         Auth::Iam { region, credentials: Arc::new(CachedCredentials::default_chain().await) }
     };
     let engine = std::env::var("NEPTUNE_ENGINE_VERSION").unwrap_or_else(|_| "1.2.1.0".into());
-    let version: crate::gremlin::EngineVersion = engine.parse().unwrap_or_else(|e| panic!("{e}"));
+    let version: graphetl_graph::gremlin::EngineVersion =
+        engine.parse().unwrap_or_else(|e| panic!("{e}"));
     let client = Arc::new(client(ClientConfig::new(endpoint, auth)));
     let batcher = Batcher::new(UpsertForm::for_engine(&version), Budget::default());
     let batch = GraphBatch {

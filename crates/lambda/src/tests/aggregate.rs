@@ -14,7 +14,7 @@ use graphetl_core::contract::{
     AggregatePlanRequest, AggregateQueryRequest, PlannedQuery, TransformItem,
 };
 use graphetl_core::{DatasetSpec, ErrorName};
-use graphetl_neptune::model::{ResultValue, Row};
+use graphetl_graph::model::{ResultValue, Row};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
 use graphetl_transform::TransformOptions;
 use serde_json::{Value, json};
@@ -25,9 +25,9 @@ use crate::handlers::transform::TransformHandler;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const BUCKET: &str = "graphetl-test";
-const SPEC: &str = include_str!("../../../datasets/service-calls.toml");
-const EDGES_SQL: &str = include_str!("../../../datasets/service-calls/edges.sql");
-const SERVICES_SQL: &str = include_str!("../../../datasets/service-calls/services.sql");
+const SPEC: &str = include_str!("../../../../datasets/service-calls.toml");
+const EDGES_SQL: &str = include_str!("../../../../datasets/service-calls/edges.sql");
+const SERVICES_SQL: &str = include_str!("../../../../datasets/service-calls/services.sql");
 
 struct Env {
     root: tempfile::TempDir,
