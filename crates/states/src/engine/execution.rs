@@ -119,6 +119,7 @@ impl Engine {
                 events: execution.history.len(),
             });
         }
+        self.keep_execution(&execution);
         execution
     }
 

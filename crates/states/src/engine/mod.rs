@@ -28,6 +28,7 @@ mod choice;
 mod execution;
 mod map;
 mod parallel;
+mod records;
 mod retry;
 mod state;
 mod task;
@@ -48,6 +49,7 @@ use crate::query::Scope;
 use crate::resolve::{Functions, ItemStore, resolve_name};
 use crate::rng::Rng;
 
+pub use records::MapRunRecord;
 pub use retry::{error_matches, retry_delay_millis};
 
 /// Final status of an execution.
@@ -159,6 +161,9 @@ pub struct EngineOptions {
     pub seed: u64,
     /// Wall-clock time at start, milliseconds since the epoch (history timestamps).
     pub start_millis: i64,
+    /// Keep every finished execution's full history and each Map Run's dates and counts
+    /// ([`Engine::kept_execution`], [`Engine::map_run_records`]), as a long-running server needs.
+    pub keep_records: bool,
 }
 
 impl Default for EngineOptions {
@@ -169,6 +174,7 @@ impl Default for EngineOptions {
             history_limit: crate::history::MAX_HISTORY_EVENTS,
             seed: 0x5eed,
             start_millis: chrono::Utc::now().timestamp_millis(),
+            keep_records: false,
         }
     }
 }
@@ -185,6 +191,7 @@ pub struct Engine {
     counter: AtomicU64,
     executions: Mutex<Vec<ExecutionSummary>>,
     map_runs: Mutex<Vec<MapRun>>,
+    records: Mutex<records::Records>,
 }
 
 /// Builds an [`Engine`].
@@ -241,6 +248,7 @@ impl EngineBuilder {
             counter: AtomicU64::new(0),
             executions: Mutex::new(Vec::new()),
             map_runs: Mutex::new(Vec::new()),
+            records: Mutex::default(),
         })
     }
 }

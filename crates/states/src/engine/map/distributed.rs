@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{MapCall, batcher};
 use crate::asl::{Dynamic, ExecutionType, MapMode};
 use crate::engine::execution::{Ctx, Names, json_map};
-use crate::engine::{Engine, Execution, FailedItem, MapRun, Status};
+use crate::engine::{Engine, Execution, FailedItem, MapRun, MapRunRecord, Status};
 use crate::error::{StatesError, names};
 
 /// Distributed Map children run at most this many at once when nothing else is set.
@@ -107,7 +107,30 @@ impl Engine {
         // MapStateStarted (`test_map_state_tolerated_failure_count_path`).
         let tolerance = Tolerance::of(call)?;
         self.push(ctx, "MapRunStarted", Some(json_map(json!({"mapRunArn": ids.arn}))))?;
-        match self.distributed_body(ctx, call, &ids, &tolerance).await {
+        self.note_map_run_started(MapRunRecord {
+            arn: ids.arn.clone(),
+            execution_arn: ctx.arn.clone(),
+            state_machine_arn: self.machine_arn(&ids.child_machine),
+            status: "RUNNING",
+            start_millis: self.now_millis(),
+            stop_millis: None,
+            max_concurrency: 0,
+            tolerated_failure_count: tolerance.count.unwrap_or(0),
+            tolerated_failure_percentage: tolerance.percentage.unwrap_or(0.0),
+            items: 0,
+            executions: 0,
+            succeeded: 0,
+            failed: 0,
+            timed_out: 0,
+            children: Vec::new(),
+        });
+        let result = self.distributed_body(ctx, call, &ids, &tolerance).await;
+        let stop = self.now_millis();
+        self.note_map_run(&ids.arn, |run| {
+            run.status = if result.is_ok() { "SUCCEEDED" } else { "FAILED" };
+            run.stop_millis = Some(stop);
+        });
+        match result {
             Ok(output) => {
                 self.push(ctx, "MapRunSucceeded", None)?;
                 Ok(output)
@@ -133,9 +156,15 @@ impl Engine {
     ) -> Result<Value, StatesError> {
         let items = self.read_items(call).await?;
         let selected = call.select_items(&items)?;
+        let item_count = selected.len() as u64;
         let inputs = batcher::batches(call, selected)?;
         let total = inputs.len() as u64;
         let limit = call.concurrency(DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
+        self.note_map_run(&ids.arn, |run| {
+            run.items = item_count;
+            run.executions = total;
+            run.max_concurrency = limit as u64;
+        });
         let children = self.run_children(call, ids, inputs, limit, tolerance).await;
         let manifest = match &call.map.result_writer {
             Some(writer) => Some(self.write_results(writer, call, ids, &children).await?),
@@ -206,6 +235,7 @@ impl Engine {
             if execution.status != Status::Succeeded {
                 failed += 1;
             }
+            self.note_map_child(&ids.arn, &execution);
             finished.push((index, execution));
             if tolerance.exceeded(failed, total) {
                 stopped = true;
