@@ -31,7 +31,7 @@ use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
 use graphetl_neptune::local::{LocalGraph, SharedGraph, render_picture};
 use graphetl_neptune::{Batcher, Budget, UpsertForm};
-use graphetl_states::exec::{Engine, Execution, Status};
+use graphetl_states::exec::{Engine, EngineBuilder, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
 use graphetl_transform::TransformOptions;
@@ -162,6 +162,18 @@ pub(crate) struct LocalEnv {
     settings: LocalSettings,
 }
 
+/// The local functions and what their invocations record.
+pub(crate) struct LocalFunctions {
+    /// The functions, to give an engine.
+    pub(crate) functions: Functions,
+    /// Wall-clock spans of the invocations.
+    timings: StepTimings,
+    /// The graph the load function writes (the local stand-in for Neptune).
+    graph: SharedGraph,
+    /// What each extract invocation returned.
+    extracted: Arc<Mutex<Vec<ExtractResult>>>,
+}
+
 /// The record of one local execution, kept in DATA_DIR/executions/<name>.json.
 pub(crate) fn record_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("executions").join(format!("{name}.json"))
@@ -192,11 +204,14 @@ impl LocalEnv {
             .unwrap_or_else(|| format!("local-{dataset}"))
     }
 
-    /// Runs statemachine/pipeline.asl.json with `input` as execution `name`, records it and
-    /// returns it with the per-file results the run's ResultWriter files hold.
-    pub(crate) async fn run_pipeline(&self, name: &str, input: Value) -> anyhow::Result<LocalRun> {
-        let pipeline = PIPELINE.load()?;
-        let process_files = Arc::new(PROCESS_FILES.load()?);
+    /// The endpoint URL of the embedded S3 server.
+    pub(crate) fn endpoint_url(&self) -> &str {
+        self.server.endpoint_url()
+    }
+
+    /// The Lambda handlers as the local functions `graphetl-extract`, `-transform`,
+    /// `-aggregate` and `-load` against the embedded S3 endpoint, and what they record.
+    pub(crate) fn functions(&self) -> anyhow::Result<LocalFunctions> {
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
@@ -295,11 +310,26 @@ impl LocalEnv {
             async move { load.handle(item, &mut sink).await }
         });
 
-        let engine = Engine::builder()
+        Ok(LocalFunctions { functions, timings, graph, extracted })
+    }
+
+    /// An engine builder with `functions`, the process-files state machine registered under its
+    /// substituted ARN and the Distributed Map's items on the embedded S3 endpoint: what
+    /// `run --local` and `serve` both run on.
+    pub(crate) fn engine_builder(&self, functions: Functions) -> anyhow::Result<EngineBuilder> {
+        let process_files = Arc::new(PROCESS_FILES.load()?);
+        Ok(Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
-            .store(Arc::new(StoreItems(self.server.store())))
-            .build();
+            .store(Arc::new(StoreItems(self.server.store()))))
+    }
+
+    /// Runs statemachine/pipeline.asl.json with `input` as execution `name`, records it and
+    /// returns it with the per-file results the run's ResultWriter files hold.
+    pub(crate) async fn run_pipeline(&self, name: &str, input: Value) -> anyhow::Result<LocalRun> {
+        let pipeline = PIPELINE.load()?;
+        let LocalFunctions { functions, timings, graph, extracted } = self.functions()?;
+        let engine = self.engine_builder(functions)?.build();
         // A spinner on stderr with the invocations done per step (hidden when stderr is not a
         // terminal, so logs and tests see nothing of it).
         let progress = indicatif::ProgressBar::new_spinner();

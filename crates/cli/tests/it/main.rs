@@ -8,6 +8,7 @@ mod distributed_map;
 mod e2e;
 mod infra;
 mod pipeline;
+mod serve;
 mod states_run;
 mod tidy;
 
