@@ -4,7 +4,7 @@
 //! the embedded S3 endpoint reports its Map Run and child counts.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::{Value, json};
 
@@ -13,6 +13,8 @@ struct Server {
     child: Child,
     states: String,
     s3: String,
+    /// Held open: the server prints to it.
+    _stdout: std::io::Lines<BufReader<ChildStdout>>,
     _data: tempfile::TempDir,
 }
 
@@ -34,7 +36,7 @@ fn start() -> Server {
         .unwrap_or_else(|e| panic!("cannot start graphetl serve: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut lines = BufReader::new(stdout).lines();
-    let mut field = |prefix: &str| -> String {
+    let field = |lines: &mut std::io::Lines<BufReader<ChildStdout>>, prefix: &str| -> String {
         let line = lines
             .next()
             .and_then(Result::ok)
@@ -42,9 +44,9 @@ fn start() -> Server {
         let rest = line.strip_prefix(prefix).unwrap_or_else(|| panic!("unexpected line {line}"));
         rest.split_whitespace().next().unwrap_or_default().to_owned()
     };
-    let states = field("states endpoint ");
-    let s3 = field("s3 endpoint ");
-    Server { child, states, s3, _data: data }
+    let states = field(&mut lines, "states endpoint ");
+    let s3 = field(&mut lines, "s3 endpoint ");
+    Server { child, states, s3, _stdout: lines, _data: data }
 }
 
 const MISSING: &str = "the serve tests drive graphetl serve with the real aws CLI and boto3: run `pip install awscli boto3`";
