@@ -49,6 +49,9 @@ enum Command {
     SimulateRetries(commands::simulate::Args),
     /// Write synthetic service-call records (gzip JSON lines in the raw layout, or one file).
     Generate(commands::generate::Args),
+    /// Serve the Step Functions API (aws CLI, boto3, SDKs) over the local engine on 127.0.0.1.
+    #[command(long_about = commands::serve::LONG_ABOUT)]
+    Serve(commands::serve::Args),
     /// Serve synthetic service-call records as the http source API on 127.0.0.1.
     ServeSource(commands::serve_source::Args),
 }
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::HistoryBudget(args) => commands::states::budget(&args),
         Command::SimulateRetries(args) => commands::simulate::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::ServeSource(args) => commands::serve_source::run(&args),
     };
     match result {

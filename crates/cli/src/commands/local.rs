@@ -34,7 +34,7 @@ use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_states::exec::{Engine, Execution, Status};
+use graphetl_states::exec::{Engine, EngineBuilder, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
 use graphetl_transform::TransformOptions;
@@ -165,6 +165,18 @@ pub(crate) struct LocalEnv {
     settings: LocalSettings,
 }
 
+/// The local functions and what their invocations record.
+pub(crate) struct LocalFunctions {
+    /// The functions, to give an engine.
+    pub(crate) functions: Functions,
+    /// Wall-clock spans of the invocations.
+    timings: StepTimings,
+    /// The graph the load function writes (the local stand-in for Neptune).
+    graph: SharedGraph,
+    /// What each extract invocation returned.
+    extracted: Arc<Mutex<Vec<ExtractResult>>>,
+}
+
 /// The record of one local execution, kept in DATA_DIR/executions/<name>.json.
 pub(crate) fn record_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("executions").join(format!("{name}.json"))
@@ -189,7 +201,7 @@ struct Wired {
 }
 
 /// An empty local graph that counts requests as the load Lambda's Neptune writer would.
-fn new_graph() -> SharedGraph {
+pub(crate) fn new_graph() -> SharedGraph {
     SharedGraph::new(Batcher::new(UpsertForm::MergeSingleMap, Budget::default()))
 }
 
@@ -266,7 +278,20 @@ impl LocalEnv {
     /// The engine with the four handlers registered as local Lambda functions, loading into
     /// `graph`.
     fn wire(&self, graph: SharedGraph) -> anyhow::Result<Wired> {
-        let process_files = Arc::new(PROCESS_FILES.load()?);
+        let LocalFunctions { functions, timings, graph, extracted } = self.functions(graph)?;
+        let engine = self.engine_builder(functions)?.build();
+        Ok(Wired { engine, timings, graph, extracted })
+    }
+
+    /// The endpoint URL of the embedded S3 server.
+    pub(crate) fn endpoint_url(&self) -> &str {
+        self.server.endpoint_url()
+    }
+
+    /// The Lambda handlers as the local functions `graphetl-extract`, `-transform`,
+    /// `-aggregate` and `-load` against the embedded S3 endpoint (the load function writing
+    /// into `graph`), and what they record.
+    pub(crate) fn functions(&self, graph: SharedGraph) -> anyhow::Result<LocalFunctions> {
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
@@ -363,12 +388,18 @@ impl LocalEnv {
             async move { load.handle(item, &mut sink).await }
         });
 
-        let engine = Engine::builder()
+        Ok(LocalFunctions { functions, timings, graph, extracted })
+    }
+
+    /// An engine builder with `functions`, the process-files state machine registered under its
+    /// substituted ARN and the Distributed Map's items on the embedded S3 endpoint: what
+    /// `run --local` and `serve` both run on.
+    pub(crate) fn engine_builder(&self, functions: Functions) -> anyhow::Result<EngineBuilder> {
+        let process_files = Arc::new(PROCESS_FILES.load()?);
+        Ok(Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
-            .store(Arc::new(StoreItems(self.server.store())))
-            .build();
-        Ok(Wired { engine, timings, graph, extracted })
+            .store(Arc::new(StoreItems(self.server.store()))))
     }
 
     /// Writes the execution's record and history (and, unless it succeeded, what a redrive

@@ -11,6 +11,7 @@ pub(crate) mod mock_neptune;
 pub(crate) mod redrive;
 pub(crate) mod reprocess;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod serve_source;
 pub(crate) mod simulate;
 pub(crate) mod states;

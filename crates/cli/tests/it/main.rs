@@ -10,6 +10,7 @@ mod e2e;
 mod infra;
 mod pipeline;
 mod redrive;
+mod serve;
 mod states_run;
 mod tidy;
 

@@ -174,6 +174,7 @@ impl Engine {
         self.summarize(&execution, &machine_name);
         let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
         self.keep_record(Record::of(&execution, &machine_name, express, ctx.redrive_iso, progress));
+        self.keep_execution(&execution);
         execution
     }
 

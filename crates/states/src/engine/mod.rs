@@ -29,6 +29,7 @@ mod execution;
 mod map;
 mod parallel;
 mod progress;
+mod records;
 mod redrive;
 mod retry;
 mod state;
@@ -52,6 +53,7 @@ use crate::query::{Frame, Scope};
 use crate::resolve::{Functions, ItemStore, resolve_name};
 use crate::rng::Rng;
 
+pub use records::MapRunRecord;
 pub use redrive::{REDRIVE_WINDOW_MILLIS, RedriveError};
 pub use retry::{error_matches, retry_delay_millis};
 
@@ -170,6 +172,9 @@ pub struct EngineOptions {
     pub seed: u64,
     /// Wall-clock time at start, milliseconds since the epoch (history timestamps).
     pub start_millis: i64,
+    /// Keep every finished execution's full history and each Map Run's dates and counts
+    /// ([`Engine::kept_execution`], [`Engine::map_run_records`]), as a long-running server needs.
+    pub keep_records: bool,
 }
 
 impl Default for EngineOptions {
@@ -180,6 +185,7 @@ impl Default for EngineOptions {
             history_limit: crate::history::MAX_HISTORY_EVENTS,
             seed: 0x5eed,
             start_millis: chrono::Utc::now().timestamp_millis(),
+            keep_records: false,
         }
     }
 }
@@ -198,6 +204,8 @@ pub struct Engine {
     map_runs: Mutex<Vec<MapRun>>,
     /// What a redrive needs of each execution that can be redriven, by ARN.
     records: Mutex<HashMap<String, redrive::Record>>,
+    /// What a server asks of finished executions and Map Runs (`keep_records`).
+    kept: Mutex<records::Records>,
 }
 
 /// Builds an [`Engine`].
@@ -255,6 +263,7 @@ impl EngineBuilder {
             executions: Mutex::new(Vec::new()),
             map_runs: Mutex::new(Vec::new()),
             records: Mutex::new(HashMap::new()),
+            kept: Mutex::default(),
         })
     }
 }

@@ -98,6 +98,9 @@ pub(crate) struct MapRunProgress {
     pub(crate) id: String,
     /// Each child's input, in item order (items after ItemSelector and ItemBatcher).
     pub(crate) inputs: Vec<Value>,
+    /// Items read (before batching).
+    #[serde(default)]
+    pub(crate) items: u64,
     /// Each child's outcome, in item order.
     pub(crate) children: Vec<ChildSlot>,
     /// How many times the Map Run was redriven.
@@ -221,6 +224,7 @@ mod tests {
                 arn: "arn".into(),
                 id: "id".into(),
                 inputs: vec![json!(1)],
+                items: 1,
                 children: vec![ChildSlot::Pending],
                 redrive_count: 1,
             },

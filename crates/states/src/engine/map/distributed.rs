@@ -14,7 +14,7 @@ use super::{MapCall, batcher};
 use crate::asl::{Dynamic, ExecutionType, MapMode};
 use crate::engine::execution::{Ctx, Names, json_map};
 use crate::engine::progress::{ChildOutcome, ChildSlot, MapRunProgress};
-use crate::engine::{Engine, Execution, FailedItem, MapRun, Status};
+use crate::engine::{Engine, Execution, FailedItem, MapRun, MapRunRecord, Status};
 use crate::error::{StatesError, names};
 use crate::history::History;
 use crate::resolve::BoxFuture;
@@ -167,8 +167,33 @@ impl Engine {
                 0
             }
         };
+        self.note_map_run_started(MapRunRecord {
+            arn: ids.arn.clone(),
+            execution_arn: ctx.arn.clone(),
+            state_machine_arn: self.machine_arn(&ids.child_machine),
+            status: "RUNNING",
+            start_millis: self.now_millis(),
+            stop_millis: None,
+            max_concurrency: 0,
+            tolerated_failure_count: tolerance.count.unwrap_or(0),
+            tolerated_failure_percentage: tolerance.percentage.unwrap_or(0.0),
+            items: 0,
+            executions: 0,
+            succeeded: 0,
+            failed: 0,
+            timed_out: 0,
+            children: Vec::new(),
+            redrive_count,
+        });
+        let arn = ids.arn.clone();
         let run = Run { ids: &ids, tolerance: &tolerance, previous, redrive_count };
-        match self.distributed_body(ctx, call, run).await {
+        let result = self.distributed_body(ctx, call, run).await;
+        let stop = self.now_millis();
+        self.note_map_run(&arn, |run| {
+            run.status = if result.is_ok() { "SUCCEEDED" } else { "FAILED" };
+            run.stop_millis = Some(stop);
+        });
+        match result {
             Ok(output) => {
                 self.push(ctx, "MapRunSucceeded", None)?;
                 Ok(output)
@@ -193,16 +218,22 @@ impl Engine {
         run: Run<'_>,
     ) -> Result<Value, StatesError> {
         let Run { ids, tolerance, previous, redrive_count } = run;
-        let (inputs, slots) = match previous {
-            Some(previous) => (previous.inputs, previous.children),
+        let (inputs, slots, item_count) = match previous {
+            Some(previous) => (previous.inputs, previous.children, previous.items),
             None => {
                 let items = self.read_items(call).await?;
                 let selected = call.select_items(&items)?;
-                (batcher::batches(call, selected)?, Vec::new())
+                let item_count = selected.len() as u64;
+                (batcher::batches(call, selected)?, Vec::new(), item_count)
             }
         };
         let total = inputs.len() as u64;
         let limit = call.concurrency(DISTRIBUTED_MAP_DEFAULT_CONCURRENCY)?;
+        self.note_map_run(&ids.arn, |run| {
+            run.items = item_count;
+            run.executions = total;
+            run.max_concurrency = limit as u64;
+        });
         let children = self.run_children(call, ids, &inputs, &slots, limit, tolerance).await;
         let mut slots = vec![ChildSlot::Pending; inputs.len()];
         for (index, execution) in &children.finished {
@@ -220,6 +251,7 @@ impl Engine {
             arn: ids.arn.clone(),
             id: ids.id.clone(),
             inputs,
+            items: item_count,
             children: slots,
             redrive_count,
         };
@@ -321,6 +353,7 @@ impl Engine {
             if execution.status != Status::Succeeded {
                 failed += 1;
             }
+            self.note_map_child(&ids.arn, &execution);
             finished.push((index, execution));
             if tolerance.exceeded(failed, total) {
                 stopped = true;
