@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map as JsonMap, Value, json};
 
 use super::progress::{Progress, RunPath, Unit};
-use super::redrive::Record;
 use super::{Engine, Execution, ExecutionSummary, Status};
 use crate::asl::StateMachine;
 use crate::error::{StatesError, names};
@@ -173,7 +172,7 @@ impl Engine {
         let execution = finish(execution, outcome);
         self.summarize(&execution, &machine_name);
         let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
-        self.keep_record(Record::of(&execution, &machine_name, express, ctx.redrive_iso, progress));
+        self.keep_record(&execution, &machine_name, (express, ctx.redrive_iso), progress);
         self.keep_execution(&execution);
         execution
     }

@@ -238,7 +238,14 @@ impl Engine {
     /// Keeps the record of a finished execution. A Map Run's succeeded children are not kept
     /// (their Map Run keeps their outcome; they can never be redriven); every other execution
     /// is, so it can be described and redriven.
-    pub(super) fn keep_record(&self, record: Record) {
+    pub(super) fn keep_record(
+        &self,
+        execution: &Execution,
+        machine_name: &str,
+        (express, redrive_iso): (bool, Option<String>),
+        progress: Progress,
+    ) {
+        let record = Record::of(execution, machine_name, express, redrive_iso, progress);
         // Step Functions names cannot contain '/'; only a Map Run child's machine
         // (`parent/Label`) does.
         if record.status == Status::Succeeded && record.machine_name.contains('/') {
