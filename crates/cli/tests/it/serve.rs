@@ -429,3 +429,113 @@ async fn aws_sdk_sfn_talks_to_the_server() -> Result<(), Box<dyn std::error::Err
     assert!(error.is_some_and(|e| e.is_execution_does_not_exist()));
     Ok(())
 }
+
+/// Puts a local file at `key` of the local bucket with the aws CLI's s3api, on the server's
+/// embedded S3 endpoint (its fixed local credentials).
+fn s3_put(server: &Server, key: &str, file: &std::path::Path) {
+    let output = Command::new("aws")
+        .args(["s3api", "put-object", "--endpoint-url", &server.s3, "--region", "us-east-1"])
+        .args(["--bucket", "graphetl-local", "--key", key, "--body"])
+        .arg(file)
+        .env("AWS_ACCESS_KEY_ID", graphetl_storage::LOCAL_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", graphetl_storage::LOCAL_SECRET_KEY)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("{MISSING} ({e})"));
+    assert!(output.status.success(), "put-object {key}: {}", super::text(&output.stderr));
+}
+
+#[test]
+fn the_aws_cli_redrives_a_failed_pipeline_run_and_only_the_unfinished_batches_run_again() {
+    let server = start();
+    let repo = super::repo();
+    let spec_path = repo.join("datasets/service-calls.toml");
+    let spec_text = std::fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("{e}"));
+    let spec = graphetl_core::DatasetSpec::from_toml_str(&spec_text, "service-calls.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    s3_put(&server, &graphetl_core::layout::spec_key(&spec.name), &spec_path);
+    for query in &spec.queries {
+        s3_put(
+            &server,
+            &graphetl_core::layout::sql_key(&query.sql),
+            &repo.join("datasets").join(&query.sql),
+        );
+    }
+    let sample = repo.join("datasets/service-calls/sample");
+    for file in super::commands::files_under(&sample) {
+        let relative = file.strip_prefix(&sample).unwrap_or_else(|e| panic!("{e}"));
+        let key = format!("raw/service-calls/{}", relative.display());
+        s3_put(&server, &key, &file);
+    }
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let corrupt = scratch.path().join("corrupt.json.gz");
+    std::fs::write(&corrupt, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not deflate")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bad_key = "raw/service-calls/dt=2026-11-20/hour=04/part-00001.json.gz";
+    s3_put(&server, bad_key, &corrupt);
+
+    let definition: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("statemachine/pipeline.asl.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let machine = create(&server, "graphetl-pipeline", &definition);
+    let input = json!({"dataset": "service-calls", "prefix": "raw/service-calls/",
+        "batch_size": 1, "tolerated_failure_percentage": 0, "max_concurrency": 1});
+    let started = ok(
+        &server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            &machine,
+            "--name",
+            "run-1",
+            "--input",
+            &input.to_string(),
+        ],
+    );
+    let arn = started["executionArn"].as_str().unwrap_or_default().to_owned();
+    let failed = finish(&server, &arn);
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["error"], "States.ExceedToleratedFailureThreshold", "{failed}");
+    assert_eq!(failed["redriveStatus"], "REDRIVABLE", "{failed}");
+
+    // The fix: a good file where the corrupt one was; then the console's Redrive, as the CLI.
+    s3_put(&server, bad_key, &sample.join("dt=2026-11-20/hour=04/part-00000.json.gz"));
+    let redriven = ok(&server, &["redrive-execution", "--execution-arn", &arn]);
+    assert!(redriven["redriveDate"].is_number(), "{redriven}");
+    let done = finish(&server, &arn);
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["redriveCount"], 1, "{done}");
+    assert_eq!(done["redriveStatus"], "NOT_REDRIVABLE", "{done}");
+
+    let history = ok(&server, &["get-execution-history", "--execution-arn", &arn]);
+    let types = kinds(&history);
+    let count = |kind: &str| types.iter().filter(|k| *k == kind).count();
+    assert_eq!((count("ExecutionStarted"), count("ExecutionRedriven")), (1, 1), "{types:?}");
+    assert_eq!((count("MapRunStarted"), count("MapRunRedriven")), (1, 1), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"), "{types:?}");
+    let runs = ok(&server, &["list-map-runs", "--execution-arn", &arn]);
+    let run_arn = runs["mapRuns"][0]["mapRunArn"].as_str().unwrap_or_default().to_owned();
+    let run = ok(&server, &["describe-map-run", "--map-run-arn", &run_arn]);
+    assert_eq!(run["redriveCount"], 1, "{run}");
+    assert_eq!(run["executionCounts"]["succeeded"], 4, "{run}");
+    assert_eq!(run["executionCounts"]["failed"], 0, "{run}");
+    // The two batches that had succeeded were not run again: of the four children, the two
+    // that had succeeded kept their one history; the failed one was redriven in place.
+    let children = ok(&server, &["list-executions", "--map-run-arn", &run_arn]);
+    let redriven_children: Vec<&Value> = children["executions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["redriveCount"] == 1)
+        .collect();
+    assert_eq!(redriven_children.len(), 1, "{children}");
+
+    let again = aws(&server, &["redrive-execution", "--execution-arn", &arn]);
+    let refused = again.err().unwrap_or_default();
+    assert!(refused.contains("ExecutionNotRedrivable"), "{refused}");
+    assert!(refused.contains("Execution is SUCCEEDED and cannot be redriven"), "{refused}");
+}

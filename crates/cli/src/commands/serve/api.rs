@@ -62,6 +62,14 @@ struct Started {
     handle: JoinHandle<Execution>,
     /// Stop date, error and cause when `StopExecution` aborted it.
     aborted: Option<(f64, Option<String>, Option<String>)>,
+    /// The definition it started with (a redrive runs the same one).
+    parsed: Arc<StateMachine>,
+    /// Redrives asked for, and when the last one was: while the engine's kept execution has
+    /// fewer, a redrive is running.
+    redrives: u32,
+    redrive_date: Option<f64>,
+    /// The running redrive, if any.
+    redrive_task: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -195,6 +203,7 @@ impl Api {
             "GetExecutionHistory" => self.get_execution_history(&request),
             "ListMapRuns" => self.list_map_runs(&request),
             "DescribeMapRun" => self.describe_map_run(&request),
+            "RedriveExecution" => self.redrive_execution(&request),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("graphetl serve does not implement {other}"),
@@ -335,7 +344,7 @@ impl Api {
             ));
         }
         let start = now();
-        let (started_arn, handle) = self.engine.start(&machine_name, parsed, input, &name);
+        let (started_arn, handle) = self.engine.start(&machine_name, parsed.clone(), input, &name);
         registry.executions.push(Started {
             arn: started_arn.clone(),
             name,
@@ -344,6 +353,10 @@ impl Api {
             start,
             handle,
             aborted: None,
+            parsed,
+            redrives: 0,
+            redrive_date: None,
+            redrive_task: None,
         });
         Ok(json!({"executionArn": started_arn, "startDate": start}))
     }
@@ -367,6 +380,9 @@ impl Api {
             return Ok(json!({"stopDate": stop}));
         }
         started.handle.abort();
+        if let Some(task) = &started.redrive_task {
+            task.abort();
+        }
         let stop = now();
         let text = |member: &str| request[member].as_str().map(str::to_owned);
         started.aborted = Some((stop, text("error"), text("cause")));
@@ -384,7 +400,27 @@ impl Api {
     fn describe_execution(&self, request: &Value) -> Outcome {
         let arn = required(request, "executionArn")?;
         if let Some(execution) = self.engine.kept_execution(arn) {
-            return Ok(self.finished_json(&execution));
+            let mut body = self.finished_json(&execution);
+            let registry = self.registry();
+            if let Some(started) = registry.executions.iter().find(|e| e.arn == arn) {
+                if let Some(date) = started.redrive_date {
+                    body["redriveDate"] = json!(date);
+                }
+                if started.redrives > execution.redrive_count {
+                    // Redriven, not finished yet: RUNNING again, with the new count.
+                    body["status"] = json!("RUNNING");
+                    body["redriveCount"] = json!(started.redrives);
+                    body["redriveStatus"] = json!("NOT_REDRIVABLE");
+                    body["redriveStatusReason"] =
+                        json!("Execution is RUNNING and cannot be redriven");
+                    if let Value::Object(object) = &mut body {
+                        for member in ["stopDate", "output", "outputDetails", "error", "cause"] {
+                            object.remove(member);
+                        }
+                    }
+                }
+            }
+            return Ok(body);
         }
         let registry = self.registry();
         let started = registry
@@ -432,7 +468,7 @@ impl Api {
             "stopDate": seconds(execution.stop_millis),
             "input": execution.input.to_string(),
             "inputDetails": {"included": true},
-            "redriveCount": 0,
+            "redriveCount": execution.redrive_count,
         });
         if let Some(output) = &execution.output {
             body["output"] = json!(output.to_string());
@@ -444,8 +480,9 @@ impl Api {
         if let Some(cause) = &execution.cause {
             body["cause"] = json!(cause);
         }
-        let (redrive, reason) = match (execution.status, &map_run) {
-            (Status::Succeeded, _) => {
+        let (redrive, reason) = match (self.engine.redrive_status(&execution.arn), &map_run) {
+            (Ok(Some(reason)), _) => ("NOT_REDRIVABLE", reason.to_owned()),
+            (Err(_), _) if execution.status == Status::Succeeded => {
                 ("NOT_REDRIVABLE", format!("Execution is {status} and cannot be redriven"))
             }
             (_, Some(_)) => ("REDRIVABLE_BY_MAP_RUN", String::new()),
@@ -459,6 +496,52 @@ impl Api {
             body["mapRunArn"] = json!(run.arn);
         }
         body
+    }
+
+    /// `RedriveExecution`: checked at once (AWS's `ExecutionNotRedrivable` reasons), then run
+    /// in the background; `DescribeExecution` says RUNNING until it ends.
+    fn redrive_execution(&self, request: &Value) -> Outcome {
+        let arn = required(request, "executionArn")?.to_owned();
+        let mut registry = self.registry();
+        let Some(started) = registry.executions.iter_mut().find(|e| e.arn == arn) else {
+            return Err(match self.engine.kept_execution(&arn) {
+                // A Map Run's child: AWS redrives those through their parent.
+                Some(_) => ApiError::new(
+                    "ExecutionNotRedrivable",
+                    format!("Execution {arn} is a Map Run child: redrive its parent execution"),
+                ),
+                None => Self::no_execution(&arn),
+            });
+        };
+        if started.aborted.is_some() {
+            return Err(ApiError::new(
+                "ExecutionNotRedrivable",
+                format!(
+                    "Execution {arn} was stopped; graphetl serve keeps no progress of a stopped execution, so it cannot be redriven"
+                ),
+            ));
+        }
+        let finished = self.engine.kept_execution(&arn);
+        if finished.as_ref().is_none_or(|e| started.redrives > e.redrive_count) {
+            return Err(ApiError::new(
+                "ExecutionNotRedrivable",
+                "Execution is RUNNING and cannot be redriven",
+            ));
+        }
+        match self.engine.redrive_status(&arn) {
+            Ok(None) => {}
+            Ok(Some(reason)) => return Err(ApiError::new("ExecutionNotRedrivable", reason)),
+            Err(e) => return Err(ApiError::new(e.code(), e.to_string())),
+        }
+        let date = now();
+        started.redrives += 1;
+        started.redrive_date = Some(date);
+        let (engine, machine) = (self.engine.clone(), started.parsed.clone());
+        started.redrive_task = Some(tokio::spawn(async move {
+            // Checked above; a redrive that cannot start leaves the execution as it was.
+            let _ = engine.redrive(&arn, &machine).await;
+        }));
+        Ok(json!({"redriveDate": date}))
     }
 
     fn describe_machine_for_execution(&self, request: &Value) -> Outcome {
@@ -499,7 +582,7 @@ impl Api {
                 "status": status_text(execution.status),
                 "startDate": seconds(execution.start_millis),
                 "stopDate": seconds(execution.stop_millis),
-                "redriveCount": 0,
+                "redriveCount": execution.redrive_count,
             });
             if let Some(run) = self.map_run_of(arn) {
                 entry["mapRunArn"] = json!(run.arn);
@@ -667,7 +750,7 @@ impl Api {
             "toleratedFailureCount": run.tolerated_failure_count,
             "itemCounts": items.to_json(written),
             "executionCounts": executions.to_json(written),
-            "redriveCount": 0,
+            "redriveCount": run.redrive_count,
         });
         if let Some(stop) = run.stop_millis {
             body["stopDate"] = json!(seconds(stop));
