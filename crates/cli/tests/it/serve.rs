@@ -448,6 +448,23 @@ fn s3_put(server: &Server, key: &str, file: &std::path::Path) {
     assert!(output.status.success(), "put-object {key}: {}", super::text(&output.stderr));
 }
 
+/// The page at `url` as headless Chromium renders it (Debian's `chromium`, as the env notes
+/// start it), as HTML text.
+fn rendered(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let output = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("the page test renders with Debian's chromium: apt-get install chromium ({e})")
+        });
+    assert!(output.status.success(), "chromium failed: {}", super::text(&output.stderr));
+    super::text(&output.stdout)
+}
+
 #[test]
 fn the_aws_cli_redrives_a_failed_pipeline_run_and_only_the_unfinished_batches_run_again() {
     let server = start();
@@ -501,6 +518,19 @@ fn the_aws_cli_redrives_a_failed_pipeline_run_and_only_the_unfinished_batches_ru
     assert_eq!(failed["status"], "FAILED", "{failed}");
     assert_eq!(failed["error"], "States.ExceedToleratedFailureThreshold", "{failed}");
     assert_eq!(failed["redriveStatus"], "REDRIVABLE", "{failed}");
+
+    // The console's view, locally: the run is listed, and its page names the failed file and
+    // its cause among the Map Run's failed items.
+    let index = rendered(&format!("{}/", server.states));
+    assert!(index.contains("run-1") && index.contains("FAILED"), "{index}");
+    let href = format!("/execution?arn={}", arn.replace(':', "%3A").replace('/', "%2F"));
+    assert!(index.contains(&href), "no link {href} in {index}");
+    let page = rendered(&format!("{}{href}", server.states));
+    let failed_items = page.split("Failed items").nth(1).unwrap_or_default();
+    assert!(failed_items.starts_with(" (1)"), "{page}");
+    assert!(failed_items.contains(bad_key), "{page}");
+    assert!(failed_items.contains("the gzip stream is truncated or corrupt"), "{page}");
+    assert!(page.contains("States.ExceedToleratedFailureThreshold"), "{page}");
 
     // The fix: a good file where the corrupt one was; then the console's Redrive, as the CLI.
     s3_put(&server, bad_key, &sample.join("dt=2026-11-20/hour=04/part-00000.json.gz"));

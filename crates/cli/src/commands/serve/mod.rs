@@ -6,6 +6,7 @@
 //! `api` holds the operations and their AWS shapes; this file the command and the HTTP loop.
 
 mod api;
+mod page;
 
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
@@ -41,7 +42,9 @@ Serve the local Step Functions interpreter over the Step Functions API (awsJson 
 Operations: CreateStateMachine (validated; ${Placeholders} substituted as run --local does), \
 ListStateMachines, DescribeStateMachine, DeleteStateMachine, StartExecution, StopExecution, \
 DescribeExecution, DescribeStateMachineForExecution, ListExecutions (by state machine or Map Run), \
-GetExecutionHistory, ListMapRuns, DescribeMapRun. Task states call the local functions \
+GetExecutionHistory, ListMapRuns, DescribeMapRun, RedriveExecution. A read-only web page at \
+http://127.0.0.1:PORT/ shows the executions, their history, Map Runs and failed items with \
+error and cause. Task states call the local functions \
 graphetl-extract, -transform, -aggregate and -load against the printed S3 endpoint (objects \
 under DATA_DIR/s3). Any credentials and region are accepted. Serves until interrupted; \
 everything is kept in memory.";
@@ -81,7 +84,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             super::local::LOCAL_BUCKET,
             args.data_dir.join("s3").display()
         );
-        println!("serving the Step Functions API (Ctrl-C stops)");
+        println!("serving the Step Functions API (Ctrl-C stops); executions at http://{address}/");
         serve(listener, Arc::new(Api::new(engine))).await;
         env.shutdown().await;
         Ok(ExitCode::SUCCESS)
@@ -122,8 +125,24 @@ async fn serve(listener: TcpListener, api: Arc<Api>) {
     }
 }
 
-/// One awsJson 1.0 request: `X-Amz-Target: AWSStepFunctions.<Operation>` and a JSON body.
+/// One awsJson 1.0 request: `X-Amz-Target: AWSStepFunctions.<Operation>` and a JSON body; a
+/// `GET` is the read-only web page.
 async fn answer(api: &Api, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.method() == hyper::Method::GET {
+        let uri = request.uri();
+        let (status, html) = match page::render(api, uri.path(), uri.query().unwrap_or_default()) {
+            Some(Ok(html)) => (StatusCode::OK, html),
+            Some(Err(message)) => (StatusCode::BAD_REQUEST, message),
+            None => (StatusCode::NOT_FOUND, format!("no page at {}", uri.path())),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(html)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return response;
+    }
     let target = request
         .headers()
         .get("x-amz-target")
