@@ -42,6 +42,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::chaos::{Faults, FaultySink};
 use super::items::StoreItems;
 pub(crate) use super::workflow::LOCAL_BUCKET;
 use super::workflow::{
@@ -63,6 +64,10 @@ pub(crate) struct LocalSettings {
     /// Every Nth transform invocation fails with `GraphEtl.StorageThrottled` (0 = never): a
     /// fault to watch the state machine's retries work.
     pub(crate) transform_throttle_every: u64,
+    /// Seeded faults at every boundary (`graphetl chaos`); none for a normal run.
+    pub(crate) faults: Option<Arc<Faults>>,
+    /// Write the graph files but print no end-of-run summary.
+    pub(crate) quiet: bool,
 }
 
 impl LocalSettings {
@@ -74,6 +79,8 @@ impl LocalSettings {
             extract: ExtractOptions::default(),
             rows_per_chunk: NonZeroUsize::new(DEFAULT_ROWS_PER_CHUNK).unwrap_or(NonZeroUsize::MIN),
             transform_throttle_every: 0,
+            faults: None,
+            quiet: false,
         }
     }
 }
@@ -126,6 +133,7 @@ fn register<E, R, F, Fut>(
     name: &'static str,
     concurrency: Option<usize>,
     timings: &StepTimings,
+    faults: Option<Arc<Faults>>,
     handler: F,
 ) where
     E: DeserializeOwned + Send + 'static,
@@ -138,17 +146,44 @@ fn register<E, R, F, Fut>(
     functions.register(
         &function_arn(name),
         Arc::new(move |payload: Value| {
-            let (handler, timings) = (handler.clone(), timings.clone());
+            let (handler, timings, faults) = (handler.clone(), timings.clone(), faults.clone());
             async move {
                 let started = Instant::now();
+                let injected = faults.as_ref().and_then(|f| f.lambda(name, &payload));
+                if injected.is_some()
+                    && let Some(faults) = &faults
+                {
+                    faults.count_task_failure();
+                }
                 let event: E = serde_json::from_value(payload).map_err(|e| {
                     FunctionError::new(
                         "GraphEtl.BadEvent",
                         format!("the event does not match the contract: {e}"),
                     )
                 })?;
+                if injected == Some(super::chaos::LAMBDA_THROTTLED) {
+                    timings.record(name, started);
+                    return Err(FunctionError::new(
+                        "Lambda.TooManyRequestsException",
+                        format!("injected by graphetl chaos: {name} throttled (Rate Exceeded)"),
+                    ));
+                }
                 let result = handler(event).await;
                 timings.record(name, started);
+                if injected == Some(super::chaos::LAMBDA_CRASHED) {
+                    // The function did its work (wrote its outputs) and died before answering.
+                    return Err(FunctionError::new(
+                        "Lambda.ServiceException",
+                        format!(
+                            "injected by graphetl chaos: {name} crashed after writing its output"
+                        ),
+                    ));
+                }
+                if result.is_err()
+                    && let Some(faults) = &faults
+                {
+                    faults.count_task_failure();
+                }
                 let response = result.map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
                 serde_json::to_value(response)
                     .map_err(|e| FunctionError::new("GraphEtl.Internal", e.to_string()))
@@ -161,6 +196,8 @@ fn register<E, R, F, Fut>(
 /// A started local environment: the S3 endpoint and a store on it.
 pub(crate) struct LocalEnv {
     server: LocalS3,
+    /// The fault proxy the handlers' S3 client goes through (`graphetl chaos` only).
+    proxy: Option<graphetl_storage::FaultProxy>,
     pub(crate) store: S3Store,
     settings: LocalSettings,
 }
@@ -202,7 +239,11 @@ impl LocalEnv {
         let server = LocalS3::start(&s3_root).await?;
         let store = server.store();
         store.ensure_bucket(LOCAL_BUCKET).await?;
-        Ok(LocalEnv { server, store, settings })
+        let proxy = match &settings.faults {
+            Some(faults) => Some(faults.s3_proxy(server.endpoint_url()).await?),
+            None => None,
+        };
+        Ok(LocalEnv { server, proxy, store, settings })
     }
 
     /// The local bucket's folder on disk.
@@ -270,7 +311,8 @@ impl LocalEnv {
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
-        let store = self.server.store();
+        let store = self.handler_store();
+        let faults = self.settings.faults.clone();
         let concurrency = Some(self.settings.lambda_concurrency);
         let timings = StepTimings::default();
         let mut functions = Functions::new();
@@ -287,6 +329,7 @@ impl LocalEnv {
             "extract",
             concurrency,
             &timings,
+            faults.clone(),
             move |request: ExtractRequest| {
                 let (extract, extracts) = (extract.clone(), extracts.clone());
                 async move {
@@ -303,40 +346,55 @@ impl LocalEnv {
             Arc::new(TransformHandler::new(store.clone(), TransformOptions::default(), work));
         let throttle_every = self.settings.transform_throttle_every;
         let invocations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        register(&mut functions, "transform", concurrency, &timings, move |item: TransformItem| {
-            let transform = transform.clone();
-            let n = invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            async move {
-                if throttle_every > 0 && n.is_multiple_of(throttle_every) {
-                    return Err(StepError::new(
-                        ErrorName::StorageThrottled,
-                        format!(
-                            "injected: invocation {n} throttled (--inject-transform-throttling)"
-                        ),
-                    ));
+        register(
+            &mut functions,
+            "transform",
+            concurrency,
+            &timings,
+            faults.clone(),
+            move |item: TransformItem| {
+                let transform = transform.clone();
+                let n = invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                async move {
+                    if throttle_every > 0 && n.is_multiple_of(throttle_every) {
+                        return Err(StepError::new(
+                            ErrorName::StorageThrottled,
+                            format!(
+                                "injected: invocation {n} throttled (--inject-transform-throttling)"
+                            ),
+                        ));
+                    }
+                    transform.handle(item).await
                 }
-                transform.handle(item).await
-            }
-        });
+            },
+        );
 
         let aggregate =
             Arc::new(AggregateHandler::new(store.clone(), self.settings.rows_per_chunk));
         let bucket_dir = self.bucket_dir();
         let spec_store = store.clone();
+        let athena_faults = faults.clone();
         register(
             &mut functions,
             "aggregate",
             concurrency,
             &timings,
+            faults.clone(),
             move |event: AggregateEvent| {
                 let (aggregate, store, bucket_dir) =
                     (aggregate.clone(), spec_store.clone(), bucket_dir.clone());
+                let athena_faults = athena_faults.clone();
                 async move {
                     let response = match event {
                         AggregateEvent::Plan(request) => {
                             serde_json::to_value(aggregate.plan(request).await?)
                         }
                         AggregateEvent::Query(request) => {
+                            if let Some(error) =
+                                athena_faults.as_ref().and_then(|f| f.athena(&request))
+                            {
+                                return Err(error);
+                            }
                             let spec = load_spec(&store, &request.bucket, &request.dataset).await?;
                             let curated = bucket_dir.join(layout::curated_prefix(&request.dataset));
                             let engine = LocalEngine::over_dir(
@@ -358,15 +416,24 @@ impl LocalEnv {
 
         let load = Arc::new(LoadHandler::new(store.clone()));
         let sink = graph.clone();
-        register(&mut functions, "load", concurrency, &timings, move |item: LoadChunk| {
-            let (load, mut sink) = (load.clone(), sink.clone());
-            async move { load.handle(item, &mut sink).await }
+        let sink_faults = faults.clone();
+        register(&mut functions, "load", concurrency, &timings, faults, move |item: LoadChunk| {
+            let (load, sink, faults) = (load.clone(), sink.clone(), sink_faults.clone());
+            async move {
+                match faults {
+                    Some(faults) => {
+                        let mut sink = FaultySink::new(sink, faults, &item);
+                        load.handle(item, &mut sink).await
+                    }
+                    None => load.handle(item, &mut sink.clone()).await,
+                }
+            }
         });
 
         let engine = Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
-            .store(Arc::new(StoreItems(self.server.store())))
+            .store(Arc::new(StoreItems(self.handler_store())))
             .build();
         Ok(Wired { engine, timings, graph, extracted })
     }
@@ -438,6 +505,7 @@ impl LocalEnv {
             timings: timings.spans(),
             extracts: extracted.lock().map(|all| all.clone()).unwrap_or_default(),
             source: None,
+            quiet: self.settings.quiet,
         })
     }
 
@@ -514,6 +582,15 @@ impl LocalEnv {
         Ok((files, failures))
     }
 
+    /// The store the handlers and the interpreter's ItemReader/ResultWriter use: through the
+    /// fault proxy when there is one.
+    fn handler_store(&self) -> S3Store {
+        match (&self.proxy, &self.settings.faults) {
+            (Some(proxy), Some(faults)) => faults.store_via(proxy),
+            _ => self.server.store(),
+        }
+    }
+
     /// Stops the endpoint.
     pub(crate) async fn shutdown(self) {
         self.server.shutdown().await;
@@ -563,6 +640,8 @@ pub(crate) struct LocalRun {
     pub(crate) extracts: Vec<ExtractResult>,
     /// Where the http source's records came from, when there was one (for the summary).
     pub(crate) source: Option<String>,
+    /// Print no summary in `finish` (`graphetl chaos`).
+    pub(crate) quiet: bool,
 }
 
 impl LocalRun {
@@ -580,6 +659,9 @@ impl LocalRun {
             .write_files(&graph_dir)
             .map_err(|e| anyhow::anyhow!("writing the graph to {}: {e}", graph_dir.display()))?;
         let svg = files.dot.with_extension("svg");
+        if self.quiet {
+            return Ok(());
+        }
         let picture = match render_picture(&files.dot, &svg) {
             Ok(true) => Some(svg),
             _ => None,

@@ -2,6 +2,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod aws;
+pub(crate) mod chaos;
 pub(crate) mod failures;
 pub(crate) mod generate;
 pub(crate) mod items;
