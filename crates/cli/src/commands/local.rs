@@ -170,6 +170,11 @@ fn register<E, R, F, Fut>(
                 }
                 let result = handler(event).await;
                 timings.record(name, started);
+                if result.is_err()
+                    && let Some(faults) = &faults
+                {
+                    faults.count_task_failure();
+                }
                 if injected == Some(super::chaos::LAMBDA_CRASHED) {
                     // The function did its work (wrote its outputs) and died before answering.
                     return Err(FunctionError::new(
@@ -178,11 +183,6 @@ fn register<E, R, F, Fut>(
                             "injected by graphetl chaos: {name} crashed after writing its output"
                         ),
                     ));
-                }
-                if result.is_err()
-                    && let Some(faults) = &faults
-                {
-                    faults.count_task_failure();
                 }
                 let response = result.map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
                 serde_json::to_value(response)
@@ -489,12 +489,13 @@ impl LocalEnv {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let history = path.with_extension("history.json");
-        std::fs::write(&history, serde_json::to_vec_pretty(&execution.history.to_json())?)
-            .with_context(|| format!("cannot write {}", history.display()))?;
+        // The record goes last, and every file whole (written aside, then renamed): a process
+        // killed here leaves either no record (the next run starts afresh) or a complete one
+        // with what a redrive needs already in place.
         self.keep_for_redrive(name, &execution, &engine, &graph)?;
+        let history = path.with_extension("history.json");
+        write_whole(&history, &serde_json::to_vec_pretty(&execution.history.to_json())?)?;
+        write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
         let (files, failures) = self.results(&record).await?;
         Ok(LocalRun {
             execution,
@@ -529,15 +530,17 @@ impl LocalEnv {
             }
             return Ok(());
         }
-        std::fs::write(&saved, serde_json::to_vec(&engine.export_records())?)
-            .with_context(|| format!("cannot write {}", saved.display()))?;
+        if let Some(dir) = saved.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_whole(&saved, &serde_json::to_vec(&engine.export_records())?)?;
         let snapshot = graph.snapshot();
         let batch = GraphBatch {
             vertices: snapshot.vertices().cloned().collect(),
             edges: snapshot.edges().cloned().collect(),
         };
-        std::fs::write(&graph_file, serde_json::to_vec(&batch)?)
-            .with_context(|| format!("cannot write {}", graph_file.display()))?;
+        write_whole(&graph_file, &serde_json::to_vec(&batch)?)?;
         Ok(())
     }
 
@@ -791,6 +794,16 @@ impl LocalRun {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` whole or not at all: to a temporary file next to it, then renamed
+/// over it, so that a process killed midway never leaves a half-written file.
+fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".partial");
+    let aside = PathBuf::from(aside);
+    std::fs::write(&aside, bytes).with_context(|| format!("cannot write {}", aside.display()))?;
+    std::fs::rename(&aside, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a recorded local execution.
