@@ -108,6 +108,11 @@ pub(crate) struct Args {
     /// The dataset spec (default: the bundled example, as for `run --local`).
     #[arg(long)]
     dataset: Option<PathBuf>,
+    /// Crash consistency: also start `run --local` as a child process this many times on
+    /// DIR/killed, SIGKILL it at a seeded point, re-run the same command on the same data dir
+    /// and compare with the baseline.
+    #[arg(long, default_value_t = 0)]
+    kills: u64,
 }
 
 /// The faults of one run: what to inject where, and what was injected.
@@ -361,20 +366,80 @@ fn outputs(dir: &Path) -> anyhow::Result<Tree> {
     Ok(tree)
 }
 
-/// One local run in `dir` (emptied first), with `faults`.
-fn one_run(args: &Args, dir: &Path, faults: Option<Arc<Faults>>) -> anyhow::Result<RunOutcome> {
-    if dir.exists() {
+/// The `run --local` command line of a campaign's run in `dir`.
+fn run_argv(args: &Args, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let dir_text = dir.to_str().context("the data dir is not UTF-8")?;
+    let mut argv: Vec<String> = ["run", "--local", "--data-dir", dir_text, "--records"]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    argv.push(args.records.to_string());
+    if let Some(dataset) = &args.dataset {
+        argv.extend(["--dataset".to_owned(), dataset.to_string_lossy().into_owned()]);
+    }
+    Ok(argv)
+}
+
+/// One local run in `dir` (emptied first unless `keep`), with `faults`.
+fn one_run(
+    args: &Args,
+    dir: &Path,
+    faults: Option<Arc<Faults>>,
+    keep: bool,
+) -> anyhow::Result<RunOutcome> {
+    if dir.exists() && !keep {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
     }
-    let dir_text = dir.to_str().context("the data dir is not UTF-8")?;
-    let records = args.records.to_string();
-    let mut argv = vec!["run", "--local", "--data-dir", dir_text, "--records", &records];
-    let dataset = args.dataset.as_ref().map(|d| d.to_string_lossy().into_owned());
-    if let Some(dataset) = &dataset {
-        argv.extend(["--dataset", dataset]);
-    }
-    let command = RunCommand::try_parse_from(argv)?;
+    let command = RunCommand::try_parse_from(run_argv(args, dir)?)?;
     run_with(&command.args, faults, true)
+}
+
+/// `--kills`: `run --local` as a child process SIGKILLed at seeded points up to `span` after
+/// its start, each time re-run on the same data dir; returns (kills that hit a running
+/// process, re-runs identical to the baseline, what differed).
+fn kill_campaign(
+    args: &Args,
+    span: Duration,
+    expected: &Tree,
+) -> anyhow::Result<(u64, u64, Vec<String>)> {
+    let dir = args.data_dir.join("killed");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    }
+    let exe = std::env::current_exe().context("cannot find the graphetl executable")?;
+    let (mut hit, mut identical, mut differing) = (0, 0, Vec::new());
+    for kill in 1..=args.kills {
+        let h = hash(&[&args.seed.to_le_bytes(), b"kill", &kill.to_le_bytes()]);
+        let delay = Duration::from_millis(h % (span.as_millis().max(1) as u64));
+        let mut child = std::process::Command::new(&exe)
+            .args(run_argv(args, &dir)?)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("cannot start graphetl run --local")?;
+        std::thread::sleep(delay);
+        let running = child.try_wait()?.is_none();
+        child.kill().ok();
+        child.wait()?;
+        hit += u64::from(running);
+        let outcome = one_run(args, &dir, None, true)?;
+        let got = outputs(&dir)?;
+        let same = outcome.status == "SUCCEEDED" && &got == expected;
+        eprintln!(
+            "chaos: kill {kill}/{} at {} ms ({}): re-run {} · {}",
+            args.kills,
+            delay.as_millis(),
+            if running { "killed" } else { "had finished" },
+            outcome.status,
+            if same { "identical" } else { "DIFFERS" }
+        );
+        if same {
+            identical += 1;
+        } else {
+            differing.push(format!("kill {kill} at {} ms ({})", delay.as_millis(), outcome.status));
+        }
+    }
+    Ok((hit, identical, differing))
 }
 
 /// The campaign's totals.
@@ -395,7 +460,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     eprintln!("chaos: baseline run (no faults)");
-    let baseline = one_run(args, &args.data_dir.join("baseline"), None)?;
+    let started = std::time::Instant::now();
+    let baseline = one_run(args, &args.data_dir.join("baseline"), None, false)?;
+    let span = started.elapsed();
     if baseline.status != "SUCCEEDED" {
         anyhow::bail!("the fault-free baseline run ended {}", baseline.status);
     }
@@ -405,7 +472,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for run in 1..=args.runs {
         let faults = Arc::new(Faults::new(args.seed, run, args.rate));
         let dir = args.data_dir.join(format!("run-{run:03}"));
-        let outcome = one_run(args, &dir, Some(faults.clone()))?;
+        let outcome = one_run(args, &dir, Some(faults.clone()), false)?;
         faults.count_source(outcome.extract_retries);
         let got = outputs(&dir)?;
         let same = got == expected;
@@ -438,6 +505,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     print_table(args, &baseline, &totals);
+    if args.kills > 0 {
+        let (hit, identical, failed) = kill_campaign(args, span, &expected)?;
+        println!(
+            "  kills       {} SIGKILL(s), {hit} of a running process; {identical} re-run(s) identical to the baseline",
+            args.kills
+        );
+        differing.extend(failed);
+    }
     for line in &differing {
         println!("  differs     {line}");
     }
