@@ -42,7 +42,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::chaos::{Faults, FaultySink};
+use super::faults::{Faults, FaultySink};
 use super::items::StoreItems;
 pub(crate) use super::workflow::LOCAL_BUCKET;
 use super::workflow::{
@@ -161,7 +161,7 @@ fn register<E, R, F, Fut>(
                         format!("the event does not match the contract: {e}"),
                     )
                 })?;
-                if injected == Some(super::chaos::LAMBDA_THROTTLED) {
+                if injected == Some(super::faults::LAMBDA_THROTTLED) {
                     timings.record(name, started);
                     return Err(FunctionError::new(
                         "Lambda.TooManyRequestsException",
@@ -175,7 +175,7 @@ fn register<E, R, F, Fut>(
                 {
                     faults.count_task_failure();
                 }
-                if injected == Some(super::chaos::LAMBDA_CRASHED) {
+                if injected == Some(super::faults::LAMBDA_CRASHED) {
                     // The function did its work (wrote its outputs) and died before answering.
                     return Err(FunctionError::new(
                         "Lambda.ServiceException",

@@ -167,7 +167,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// left out when `quiet`.
 pub(crate) fn run_with(
     args: &Args,
-    faults: Option<std::sync::Arc<super::chaos::Faults>>,
+    faults: Option<std::sync::Arc<super::faults::Faults>>,
     quiet: bool,
 ) -> anyhow::Result<RunOutcome> {
     if !args.local {
