@@ -32,6 +32,10 @@ enum Command {
     Failures(commands::failures::Args),
     /// Continue a failed run where it stopped, after fixing the cause (RedriveExecution).
     Redrive(commands::redrive::Args),
+    /// A seeded fault campaign: K local runs with faults at every boundary, compared byte for
+    /// byte with a fault-free run.
+    #[command(long_about = commands::chaos::LONG_ABOUT)]
+    Chaos(commands::chaos::Args),
     /// Run a dataset's aggregation queries locally (DataFusion) over curated Parquet → CSV chunks.
     #[command(long_about = commands::aggregate::LONG_ABOUT)]
     Aggregate(commands::aggregate::Args),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Reprocess(args) => commands::reprocess::run(&args),
         Command::Failures(args) => commands::failures::run(&args),
         Command::Redrive(args) => commands::redrive::run(&args),
+        Command::Chaos(args) => commands::chaos::run(&args),
         Command::Aggregate(args) => commands::aggregate::run(&args),
         Command::Load(args) => commands::load::run(&args),
         Command::MockNeptune(args) => commands::mock_neptune::run(&args),

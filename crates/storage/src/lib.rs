@@ -4,7 +4,8 @@
 //! single and multipart uploads (aborted on failure), paginated listing, prefix deletion, and the
 //! mapping of SDK failures onto a small `StoreErrorKind` that says whether a retry can help.
 //! With the `local-server` feature it also owns `LocalS3`, an in-process S3-compatible server
-//! (s3s-fs) that `graphetl run --local` and the tests talk to over real HTTP.
+//! (s3s-fs) that `graphetl run --local` and the tests talk to over real HTTP, and `FaultProxy`,
+//! a loopback proxy in front of it that injects S3 faults (tests, `graphetl chaos`).
 //!
 //! Architecture invariant: no `aws_sdk_s3` type crosses the `ObjectStore` trait. Callers see plain
 //! Rust values (`ObjectMeta`, `PutOutcome`, `StoreError`) and stay testable with any fake.
@@ -12,6 +13,8 @@
 //! configuration chain in `S3Store::from_env`.
 
 mod error;
+#[cfg(feature = "local-server")]
+mod fault_proxy;
 #[cfg(feature = "local-server")]
 mod local;
 mod s3;
@@ -24,6 +27,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 pub use error::{StoreError, StoreErrorKind};
+#[cfg(feature = "local-server")]
+pub use fault_proxy::{Fault, FaultProxy};
 #[cfg(feature = "local-server")]
 pub use local::{LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY, LocalS3, LocalS3Error};
 pub use s3::{MIN_PART_SIZE, RetrySettings, S3Store, TransferSettings};

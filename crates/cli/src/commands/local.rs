@@ -42,6 +42,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::faults::{Faults, FaultySink};
 use super::items::StoreItems;
 pub(crate) use super::workflow::LOCAL_BUCKET;
 use super::workflow::{
@@ -63,6 +64,10 @@ pub(crate) struct LocalSettings {
     /// Every Nth transform invocation fails with `GraphEtl.StorageThrottled` (0 = never): a
     /// fault to watch the state machine's retries work.
     pub(crate) transform_throttle_every: u64,
+    /// Seeded faults at every boundary (`graphetl chaos`); none for a normal run.
+    pub(crate) faults: Option<Arc<Faults>>,
+    /// Write the graph files but print no end-of-run summary.
+    pub(crate) quiet: bool,
 }
 
 impl LocalSettings {
@@ -74,6 +79,8 @@ impl LocalSettings {
             extract: ExtractOptions::default(),
             rows_per_chunk: NonZeroUsize::new(DEFAULT_ROWS_PER_CHUNK).unwrap_or(NonZeroUsize::MIN),
             transform_throttle_every: 0,
+            faults: None,
+            quiet: false,
         }
     }
 }
@@ -126,6 +133,7 @@ fn register<E, R, F, Fut>(
     name: &'static str,
     concurrency: Option<usize>,
     timings: &StepTimings,
+    faults: Option<Arc<Faults>>,
     handler: F,
 ) where
     E: DeserializeOwned + Send + 'static,
@@ -138,17 +146,44 @@ fn register<E, R, F, Fut>(
     functions.register(
         &function_arn(name),
         Arc::new(move |payload: Value| {
-            let (handler, timings) = (handler.clone(), timings.clone());
+            let (handler, timings, faults) = (handler.clone(), timings.clone(), faults.clone());
             async move {
                 let started = Instant::now();
+                let injected = faults.as_ref().and_then(|f| f.lambda(name, &payload));
+                if injected.is_some()
+                    && let Some(faults) = &faults
+                {
+                    faults.count_task_failure();
+                }
                 let event: E = serde_json::from_value(payload).map_err(|e| {
                     FunctionError::new(
                         "GraphEtl.BadEvent",
                         format!("the event does not match the contract: {e}"),
                     )
                 })?;
+                if injected == Some(super::faults::LAMBDA_THROTTLED) {
+                    timings.record(name, started);
+                    return Err(FunctionError::new(
+                        "Lambda.TooManyRequestsException",
+                        format!("injected by graphetl chaos: {name} throttled (Rate Exceeded)"),
+                    ));
+                }
                 let result = handler(event).await;
                 timings.record(name, started);
+                if result.is_err()
+                    && let Some(faults) = &faults
+                {
+                    faults.count_task_failure();
+                }
+                if injected == Some(super::faults::LAMBDA_CRASHED) {
+                    // The function did its work (wrote its outputs) and died before answering.
+                    return Err(FunctionError::new(
+                        "Lambda.ServiceException",
+                        format!(
+                            "injected by graphetl chaos: {name} crashed after writing its output"
+                        ),
+                    ));
+                }
                 let response = result.map_err(|e| FunctionError::new(e.name.as_str(), e.cause))?;
                 serde_json::to_value(response)
                     .map_err(|e| FunctionError::new("GraphEtl.Internal", e.to_string()))
@@ -161,6 +196,8 @@ fn register<E, R, F, Fut>(
 /// A started local environment: the S3 endpoint and a store on it.
 pub(crate) struct LocalEnv {
     server: LocalS3,
+    /// The fault proxy the handlers' S3 client goes through (`graphetl chaos` only).
+    proxy: Option<graphetl_storage::FaultProxy>,
     pub(crate) store: S3Store,
     settings: LocalSettings,
 }
@@ -214,7 +251,11 @@ impl LocalEnv {
         let server = LocalS3::start(&s3_root).await?;
         let store = server.store();
         store.ensure_bucket(LOCAL_BUCKET).await?;
-        Ok(LocalEnv { server, store, settings })
+        let proxy = match &settings.faults {
+            Some(faults) => Some(faults.s3_proxy(server.endpoint_url()).await?),
+            None => None,
+        };
+        Ok(LocalEnv { server, proxy, store, settings })
     }
 
     /// The local bucket's folder on disk.
@@ -295,7 +336,8 @@ impl LocalEnv {
         let work = self.settings.data_dir.join("work");
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
-        let store = self.server.store();
+        let store = self.handler_store();
+        let faults = self.settings.faults.clone();
         let concurrency = Some(self.settings.lambda_concurrency);
         let timings = StepTimings::default();
         let mut functions = Functions::new();
@@ -312,6 +354,7 @@ impl LocalEnv {
             "extract",
             concurrency,
             &timings,
+            faults.clone(),
             move |request: ExtractRequest| {
                 let (extract, extracts) = (extract.clone(), extracts.clone());
                 async move {
@@ -328,40 +371,55 @@ impl LocalEnv {
             Arc::new(TransformHandler::new(store.clone(), TransformOptions::default(), work));
         let throttle_every = self.settings.transform_throttle_every;
         let invocations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        register(&mut functions, "transform", concurrency, &timings, move |item: TransformItem| {
-            let transform = transform.clone();
-            let n = invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            async move {
-                if throttle_every > 0 && n.is_multiple_of(throttle_every) {
-                    return Err(StepError::new(
-                        ErrorName::StorageThrottled,
-                        format!(
-                            "injected: invocation {n} throttled (--inject-transform-throttling)"
-                        ),
-                    ));
+        register(
+            &mut functions,
+            "transform",
+            concurrency,
+            &timings,
+            faults.clone(),
+            move |item: TransformItem| {
+                let transform = transform.clone();
+                let n = invocations.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                async move {
+                    if throttle_every > 0 && n.is_multiple_of(throttle_every) {
+                        return Err(StepError::new(
+                            ErrorName::StorageThrottled,
+                            format!(
+                                "injected: invocation {n} throttled (--inject-transform-throttling)"
+                            ),
+                        ));
+                    }
+                    transform.handle(item).await
                 }
-                transform.handle(item).await
-            }
-        });
+            },
+        );
 
         let aggregate =
             Arc::new(AggregateHandler::new(store.clone(), self.settings.rows_per_chunk));
         let bucket_dir = self.bucket_dir();
         let spec_store = store.clone();
+        let athena_faults = faults.clone();
         register(
             &mut functions,
             "aggregate",
             concurrency,
             &timings,
+            faults.clone(),
             move |event: AggregateEvent| {
                 let (aggregate, store, bucket_dir) =
                     (aggregate.clone(), spec_store.clone(), bucket_dir.clone());
+                let athena_faults = athena_faults.clone();
                 async move {
                     let response = match event {
                         AggregateEvent::Plan(request) => {
                             serde_json::to_value(aggregate.plan(request).await?)
                         }
                         AggregateEvent::Query(request) => {
+                            if let Some(error) =
+                                athena_faults.as_ref().and_then(|f| f.athena(&request))
+                            {
+                                return Err(error);
+                            }
                             let spec = load_spec(&store, &request.bucket, &request.dataset).await?;
                             let curated = bucket_dir.join(layout::curated_prefix(&request.dataset));
                             let engine = LocalEngine::over_dir(
@@ -383,9 +441,18 @@ impl LocalEnv {
 
         let load = Arc::new(LoadHandler::new(store.clone()));
         let sink = graph.clone();
-        register(&mut functions, "load", concurrency, &timings, move |item: LoadChunk| {
-            let (load, mut sink) = (load.clone(), sink.clone());
-            async move { load.handle(item, &mut sink).await }
+        let sink_faults = faults.clone();
+        register(&mut functions, "load", concurrency, &timings, faults, move |item: LoadChunk| {
+            let (load, sink, faults) = (load.clone(), sink.clone(), sink_faults.clone());
+            async move {
+                match faults {
+                    Some(faults) => {
+                        let mut sink = FaultySink::new(sink, faults, &item);
+                        load.handle(item, &mut sink).await
+                    }
+                    None => load.handle(item, &mut sink.clone()).await,
+                }
+            }
         });
 
         Ok(LocalFunctions { functions, timings, graph, extracted })
@@ -399,7 +466,7 @@ impl LocalEnv {
         Ok(Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
-            .store(Arc::new(StoreItems(self.server.store()))))
+            .store(Arc::new(StoreItems(self.handler_store()))))
     }
 
     /// Writes the execution's record and history (and, unless it succeeded, what a redrive
@@ -453,12 +520,13 @@ impl LocalEnv {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let history = path.with_extension("history.json");
-        std::fs::write(&history, serde_json::to_vec_pretty(&execution.history.to_json())?)
-            .with_context(|| format!("cannot write {}", history.display()))?;
+        // The record goes last, and every file whole (written aside, then renamed): a process
+        // killed here leaves either no record (the next run starts afresh) or a complete one
+        // with what a redrive needs already in place.
         self.keep_for_redrive(name, &execution, &engine, &graph)?;
+        let history = path.with_extension("history.json");
+        write_whole(&history, &serde_json::to_vec_pretty(&execution.history.to_json())?)?;
+        write_whole(&path, &serde_json::to_vec_pretty(&record)?)?;
         let (files, failures) = self.results(&record).await?;
         Ok(LocalRun {
             execution,
@@ -469,6 +537,7 @@ impl LocalEnv {
             timings: timings.spans(),
             extracts: extracted.lock().map(|all| all.clone()).unwrap_or_default(),
             source: None,
+            quiet: self.settings.quiet,
         })
     }
 
@@ -492,15 +561,17 @@ impl LocalEnv {
             }
             return Ok(());
         }
-        std::fs::write(&saved, serde_json::to_vec(&engine.export_records())?)
-            .with_context(|| format!("cannot write {}", saved.display()))?;
+        if let Some(dir) = saved.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_whole(&saved, &serde_json::to_vec(&engine.export_records())?)?;
         let snapshot = graph.snapshot();
         let batch = GraphBatch {
             vertices: snapshot.vertices().cloned().collect(),
             edges: snapshot.edges().cloned().collect(),
         };
-        std::fs::write(&graph_file, serde_json::to_vec(&batch)?)
-            .with_context(|| format!("cannot write {}", graph_file.display()))?;
+        write_whole(&graph_file, &serde_json::to_vec(&batch)?)?;
         Ok(())
     }
 
@@ -543,6 +614,15 @@ impl LocalEnv {
         }
         failures.sort_by(|a, b| a.key.cmp(&b.key));
         Ok((files, failures))
+    }
+
+    /// The store the handlers and the interpreter's ItemReader/ResultWriter use: through the
+    /// fault proxy when there is one.
+    fn handler_store(&self) -> S3Store {
+        match (&self.proxy, &self.settings.faults) {
+            (Some(proxy), Some(faults)) => faults.store_via(proxy),
+            _ => self.server.store(),
+        }
     }
 
     /// Stops the endpoint.
@@ -594,6 +674,8 @@ pub(crate) struct LocalRun {
     pub(crate) extracts: Vec<ExtractResult>,
     /// Where the http source's records came from, when there was one (for the summary).
     pub(crate) source: Option<String>,
+    /// Print no summary in `finish` (`graphetl chaos`).
+    pub(crate) quiet: bool,
 }
 
 impl LocalRun {
@@ -611,6 +693,9 @@ impl LocalRun {
             .write_files(&graph_dir)
             .map_err(|e| anyhow::anyhow!("writing the graph to {}: {e}", graph_dir.display()))?;
         let svg = files.dot.with_extension("svg");
+        if self.quiet {
+            return Ok(());
+        }
         let picture = match render_picture(&files.dot, &svg) {
             Ok(true) => Some(svg),
             _ => None,
@@ -740,6 +825,16 @@ impl LocalRun {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` whole or not at all: to a temporary file next to it, then renamed
+/// over it, so that a process killed midway never leaves a half-written file.
+fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".partial");
+    let aside = PathBuf::from(aside);
+    std::fs::write(&aside, bytes).with_context(|| format!("cannot write {}", aside.display()))?;
+    std::fs::rename(&aside, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a recorded local execution.

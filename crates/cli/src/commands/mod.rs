@@ -2,7 +2,9 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod aws;
+pub(crate) mod chaos;
 pub(crate) mod failures;
+pub(crate) mod faults;
 pub(crate) mod generate;
 pub(crate) mod items;
 pub(crate) mod load;

@@ -25,7 +25,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use graphetl_core::layout;
 use graphetl_core::spec::{DatasetSpec, Source};
-use graphetl_extract::source::{LocalSource, ServeOptions, serve_generated};
+use graphetl_extract::source::{LocalSource, serve_generated};
 use graphetl_states::exec::Status;
 use graphetl_storage::ObjectStore;
 use serde_json::{Value, json};
@@ -136,8 +136,40 @@ async fn upload_spec(
     Ok(())
 }
 
+/// What one local run ended with, for `graphetl chaos`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RunOutcome {
+    /// The execution's status (`SUCCEEDED`, …).
+    pub(crate) status: String,
+    /// Rows read and written by the transform step.
+    pub(crate) rows_in: u64,
+    /// Rows written to curated Parquet.
+    pub(crate) rows_written: u64,
+    /// Vertices and edges of the local graph.
+    pub(crate) vertices: usize,
+    /// Edges of the local graph.
+    pub(crate) edges: usize,
+    /// Source API requests the extract step retried.
+    pub(crate) extract_retries: u64,
+}
+
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let outcome = run_with(args, None, false)?;
+    Ok(if outcome.status == Status::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A local run, with `faults` injected at every boundary (`graphetl chaos`) and the summary
+/// left out when `quiet`.
+pub(crate) fn run_with(
+    args: &Args,
+    faults: Option<std::sync::Arc<super::faults::Faults>>,
+    quiet: bool,
+) -> anyhow::Result<RunOutcome> {
     if !args.local {
         bail!(
             "only local runs start here: use `graphetl run --local` (on AWS the schedule starts runs, and `graphetl reprocess` starts one)"
@@ -157,13 +189,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     if args.prefix.is_some() || args.failed_of.is_some() {
         let (spec, _) = read_spec(&dataset)?;
-        return super::reprocess::run_local(
+        let code = super::reprocess::run_local(
             &args.data_dir,
             args.concurrency,
             Some(spec.name),
             args.prefix.clone(),
             args.failed_of.clone(),
-        );
+        )?;
+        let status = if code == ExitCode::SUCCESS { "SUCCEEDED" } else { "FAILED" };
+        return Ok(RunOutcome { status: status.to_owned(), ..RunOutcome::default() });
     }
     let started = Instant::now();
     let (spec, spec_text) = read_spec(&dataset)?;
@@ -189,6 +223,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     settings.extract.generator_records = args.records;
     settings.extract.generator_seed = Some(args.generator.seed);
     settings.transform_throttle_every = args.inject_transform_throttling;
+    let serve_options = faults.as_ref().map(|f| f.serve_options()).unwrap_or_default();
+    settings.faults = faults;
+    settings.quiet = quiet;
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let env = LocalEnv::start(settings).await?;
@@ -234,16 +271,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 } else {
                     let config = args.generator.config(args.records)?;
                     let server =
-                        serve_generated(&config, ServeOptions::default(), "127.0.0.1:0".parse()?)
+                        serve_generated(&config, serve_options.clone(), "127.0.0.1:0".parse()?)
                             .await
                             .context("cannot start the local source")?;
                     // The spec's URL points at the real API; locally it points at this copy.
                     text = text.replace(&http.url, &server.url_template());
-                    eprintln!(
-                        "serving {} generated record(s) at http://{}/ for the http source",
-                        args.records,
-                        server.addr()
-                    );
+                    if !quiet {
+                        eprintln!(
+                            "serving {} generated record(s) at http://{}/ for the http source",
+                            args.records,
+                            server.addr()
+                        );
+                    }
                     let why = if args.generated_source {
                         "--generated-source"
                     } else {
@@ -261,7 +300,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             upload_spec(&env, &spec, text, &spec_dir).await?;
             run_input["window"] = serde_json::to_value(&window)?;
         }
-        eprintln!("running statemachine/pipeline.asl.json");
+        if !quiet {
+            eprintln!("running statemachine/pipeline.asl.json");
+        }
         let name = env.next_name(&spec.name);
         let mut run = env.run_pipeline(&name, run_input).await?;
         run.source = source_label;
@@ -270,10 +311,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         run.finish(&spec.name, &env.bucket_dir(), &args.data_dir, started.elapsed().as_secs_f64())?;
         env.shutdown().await;
-        Ok(if run.execution.status == Status::Succeeded {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
+        let sum = |field: &str| -> u64 { run.files.iter().filter_map(|f| f[field].as_u64()).sum() };
+        Ok(RunOutcome {
+            status: run.execution.status.as_str().to_owned(),
+            rows_in: sum("rows_in"),
+            rows_written: sum("rows_written"),
+            vertices: run.graph.vertices().count(),
+            edges: run.graph.edges().count(),
+            extract_retries: run.extracts.iter().map(|e| e.retries).sum(),
         })
     })
 }

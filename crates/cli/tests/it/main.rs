@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod aws;
+mod chaos;
 mod commands;
 mod corpus;
 mod distributed_map;
