@@ -143,6 +143,34 @@ fn every_shipped_sql_file_renders() {
 }
 
 #[test]
+fn the_shipped_edges_query_renders_to_its_snapshot() {
+    // The SQL Athena and the local engine both run for service-calls' edges, with every
+    // placeholder filled (`UPDATE_EXPECT=1 cargo test` rewrites it after a deliberate change).
+    let path = datasets_dir().join("service-calls/edges.sql");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let sql = render_sql(&text, "service_calls", "2025-06-01", "2025-06-30", "run-1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect_test::expect![[r#"
+        -- One row per (caller, callee) pair in the run's partitions: the CALLS edges.
+        SELECT
+          caller,
+          callee,
+          count(*) AS requests,
+          sum(CASE WHEN ok = false OR status >= 500 THEN 1 ELSE 0 END) AS errors,
+          CAST(sum(CASE WHEN ok = false OR status >= 500 THEN 1 ELSE 0 END) AS DOUBLE) / count(*) AS error_rate,
+          approx_percentile(latency_ms, 0.5) AS p50_ms,
+          approx_percentile(latency_ms, 0.95) AS p95_ms,
+          approx_percentile(latency_ms, 0.99) AS p99_ms,
+          sum(bytes) AS bytes,
+          min(ts) AS first_seen,
+          max(ts) AS last_seen
+        FROM service_calls
+        WHERE dt BETWEEN '2025-06-01' AND '2025-06-30'
+        GROUP BY caller, callee
+    "#]].assert_eq(&sql);
+}
+
+#[test]
 fn table_names_are_identifiers() {
     assert_eq!(table_name("service-calls"), "service_calls");
     assert_eq!(table_name("products"), "products");

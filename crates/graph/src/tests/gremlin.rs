@@ -1,35 +1,38 @@
 //! Tests of `gremlin`: golden queries in each upsert form, typed literals, the escaper's
 //! examples, engine versions, and the [`Batcher`]'s records/steps/bytes budgets.
 
+use expect_test::{Expect, expect};
+
 use super::*;
 use crate::gremlin::{
     BatchError, Batcher, Budget, EngineVersion, RequestKind, UpsertForm, build_query,
     string_literal,
 };
 
-const EDGE_MERGE: &str = concat!(
-    ".mergeE([(T.id):'checkout->payments'])",
-    ".option(onCreate,[(T.label):'CALLS',(from):'checkout',(to):'payments',",
-    "'last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])",
-    ".option(onMatch,['last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])",
-);
+/// Checks a query against its snapshot, one traversal step per line (`UPDATE_EXPECT=1 cargo test`
+/// rewrites the snapshot after a deliberate change).
+fn check_query(gremlin: &str, snapshot: Expect) {
+    snapshot.assert_eq(&gremlin.replace(").", ")\n."));
+}
 
 #[test]
 fn single_map_form() {
     let batch = golden_batch();
     let request = build_query(UpsertForm::MergeSingleMap, &batch.vertices, &batch.edges);
-    let expected = [
-        "g.mergeV([(T.id):'checkout'])",
-        ".option(onCreate,[(T.label):'Service','name':'checkout','requests_in':1200L])",
-        ".option(onMatch,['name':single('checkout'),'requests_in':single(1200L)])",
-        ".mergeV([(T.id):'payments'])",
-        ".option(onCreate,[(T.label):'Service','error_rate':0.0125d,'name':'payments'])",
-        ".option(onMatch,['error_rate':single(0.0125d),'name':single('payments')])",
-        EDGE_MERGE,
-        ".id()",
-    ]
-    .concat();
-    assert_eq!(request.gremlin, expected);
+    check_query(
+        &request.gremlin,
+        expect![[r#"
+        g.mergeV([(T.id):'checkout'])
+        .option(onCreate,[(T.label):'Service','name':'checkout','requests_in':1200L])
+        .option(onMatch,['name':single('checkout'),'requests_in':single(1200L)])
+        .mergeV([(T.id):'payments'])
+        .option(onCreate,[(T.label):'Service','error_rate':0.0125d,'name':'payments'])
+        .option(onMatch,['error_rate':single(0.0125d),'name':single('payments')])
+        .mergeE([(T.id):'checkout->payments'])
+        .option(onCreate,[(T.label):'CALLS',(from):'checkout',(to):'payments','last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])
+        .option(onMatch,['last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])
+        .id()"#]],
+    );
     assert_eq!(request.kind, RequestKind::Mixed);
     assert_eq!((request.vertices, request.edges), (2, 1));
     assert_eq!(request.records, 3 + 3 + 4);
@@ -41,20 +44,22 @@ fn single_map_form() {
 fn property_step_form() {
     let batch = golden_batch();
     let request = build_query(UpsertForm::MergePropertyStep, &batch.vertices, &batch.edges);
-    let expected = [
-        "g.mergeV([(T.id):'checkout'])",
-        ".option(onCreate,[(T.label):'Service'])",
-        ".property(single,'name','checkout')",
-        ".property(single,'requests_in',1200L)",
-        ".mergeV([(T.id):'payments'])",
-        ".option(onCreate,[(T.label):'Service'])",
-        ".property(single,'error_rate',0.0125d)",
-        ".property(single,'name','payments')",
-        EDGE_MERGE,
-        ".id()",
-    ]
-    .concat();
-    assert_eq!(request.gremlin, expected);
+    check_query(
+        &request.gremlin,
+        expect![[r#"
+        g.mergeV([(T.id):'checkout'])
+        .option(onCreate,[(T.label):'Service'])
+        .property(single,'name','checkout')
+        .property(single,'requests_in',1200L)
+        .mergeV([(T.id):'payments'])
+        .option(onCreate,[(T.label):'Service'])
+        .property(single,'error_rate',0.0125d)
+        .property(single,'name','payments')
+        .mergeE([(T.id):'checkout->payments'])
+        .option(onCreate,[(T.label):'CALLS',(from):'checkout',(to):'payments','last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])
+        .option(onMatch,['last_seen':datetime('2025-06-01T00:00:00Z'),'p99_ms':210.0d,'requests':1200L])
+        .id()"#]],
+    );
     assert_eq!(request.records, 10);
     assert_eq!(request.steps, 4 + 4 + 3 + 1);
     assert_eq!(request.body().len(), request.body_bytes);
@@ -64,20 +69,34 @@ fn property_step_form() {
 fn fold_coalesce_form() {
     let batch = golden_batch();
     let request = build_query(UpsertForm::FoldCoalesce, &batch.vertices, &batch.edges);
-    let expected = [
-        "g.V('checkout').fold().coalesce(unfold(),addV('Service').property(T.id,'checkout'))",
-        ".property(single,'name','checkout').property(single,'requests_in',1200L)",
-        ".V('payments').fold().coalesce(unfold(),addV('Service').property(T.id,'payments'))",
-        ".property(single,'error_rate',0.0125d).property(single,'name','payments')",
-        ".V('checkout').outE('CALLS').hasId('checkout->payments').fold()",
-        ".coalesce(unfold(),addE('CALLS').from(V('checkout')).to(V('payments'))",
-        ".property(T.id,'checkout->payments'))",
-        ".property('last_seen',datetime('2025-06-01T00:00:00Z'))",
-        ".property('p99_ms',210.0d).property('requests',1200L)",
-        ".id()",
-    ]
-    .concat();
-    assert_eq!(request.gremlin, expected);
+    check_query(
+        &request.gremlin,
+        expect![[r#"
+        g.V('checkout')
+        .fold()
+        .coalesce(unfold(),addV('Service')
+        .property(T.id,'checkout'))
+        .property(single,'name','checkout')
+        .property(single,'requests_in',1200L)
+        .V('payments')
+        .fold()
+        .coalesce(unfold(),addV('Service')
+        .property(T.id,'payments'))
+        .property(single,'error_rate',0.0125d)
+        .property(single,'name','payments')
+        .V('checkout')
+        .outE('CALLS')
+        .hasId('checkout->payments')
+        .fold()
+        .coalesce(unfold(),addE('CALLS')
+        .from(V('checkout'))
+        .to(V('payments'))
+        .property(T.id,'checkout->payments'))
+        .property('last_seen',datetime('2025-06-01T00:00:00Z'))
+        .property('p99_ms',210.0d)
+        .property('requests',1200L)
+        .id()"#]],
+    );
     assert_eq!(request.steps, 8 + 8 + 15 + 1);
     assert_eq!(request.body().len(), request.body_bytes);
 }

@@ -92,3 +92,115 @@ fn execution_of(engine: &Engine, failed: &[FailedItem]) -> String {
     assert_eq!(children.len(), 1, "{failed:?}");
     children.into_iter().next().unwrap_or_default()
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_history_exports_to_its_snapshot() {
+    // The GetExecutionHistory JSON of a Pass, a Choice and a Fail, as AWS names and shapes it
+    // (`UPDATE_EXPECT=1 cargo test` rewrites the snapshot after a deliberate change).
+    let options =
+        super::EngineOptions { start_millis: 1_763_600_000_000, ..super::EngineOptions::default() };
+    let engine = Engine::builder().options(options).build();
+    let definition = json!({"StartAt": "Shape", "States": {
+        "Shape": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericGreaterThan": 1, "Next": "TooBig"}
+        ], "Default": "TooBig"},
+        "TooBig": {"Type": "Fail", "Error": "Example.TooBig", "Cause": "n is too big"}
+    }});
+    let execution = engine.run("m", &machine(definition), json!({"n": 2}), "e1").await;
+    let text = serde_json::to_string_pretty(&execution.history.to_json()).unwrap_or_default();
+    expect_test::expect![[r#"
+        {
+          "events": [
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "ExecutionStarted",
+              "id": 1,
+              "previousEventId": 0,
+              "executionStartedEventDetails": {
+                "input": "{\"n\":2}",
+                "inputDetails": {
+                  "truncated": false
+                },
+                "roleArn": "arn:aws:iam::123456789012:role/graphetl-local"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "PassStateEntered",
+              "id": 2,
+              "previousEventId": 1,
+              "stateEnteredEventDetails": {
+                "input": "{\"n\":2}",
+                "inputDetails": {
+                  "truncated": false
+                },
+                "name": "Shape"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "PassStateExited",
+              "id": 3,
+              "previousEventId": 2,
+              "stateExitedEventDetails": {
+                "output": "{\"n\":2}",
+                "outputDetails": {
+                  "truncated": false
+                },
+                "name": "Shape"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "ChoiceStateEntered",
+              "id": 4,
+              "previousEventId": 3,
+              "stateEnteredEventDetails": {
+                "input": "{\"n\":2}",
+                "inputDetails": {
+                  "truncated": false
+                },
+                "name": "Check"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "ChoiceStateExited",
+              "id": 5,
+              "previousEventId": 4,
+              "stateExitedEventDetails": {
+                "output": "{\"n\":2}",
+                "outputDetails": {
+                  "truncated": false
+                },
+                "name": "Check"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "FailStateEntered",
+              "id": 6,
+              "previousEventId": 5,
+              "stateEnteredEventDetails": {
+                "input": "{\"n\":2}",
+                "inputDetails": {
+                  "truncated": false
+                },
+                "name": "TooBig"
+              }
+            },
+            {
+              "timestamp": "2025-11-20T00:53:20.000Z",
+              "type": "ExecutionFailed",
+              "id": 7,
+              "previousEventId": 6,
+              "executionFailedEventDetails": {
+                "error": "Example.TooBig",
+                "cause": "n is too big"
+              }
+            }
+          ]
+        }"#]]
+    .assert_eq(&text);
+}
