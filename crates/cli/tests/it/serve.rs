@@ -569,3 +569,35 @@ fn the_aws_cli_redrives_a_failed_pipeline_run_and_only_the_unfinished_batches_ru
     assert!(refused.contains("ExecutionNotRedrivable"), "{refused}");
     assert!(refused.contains("Execution is SUCCEEDED and cannot be redriven"), "{refused}");
 }
+
+#[test]
+fn a_running_execution_shows_its_history_so_far() {
+    let server = start();
+    let definition = json!({"StartAt": "Shape", "States": {
+        "Shape": {"Type": "Pass", "Next": "Hold"},
+        "Hold": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let machine = create(&server, "holds", &definition);
+    let started =
+        ok(&server, &["start-execution", "--state-machine-arn", &machine, "--name", "h1"]);
+    let arn = started["executionArn"].as_str().unwrap_or_default().to_owned();
+    // The execution waits a minute; its history so far is served while it runs.
+    let mut types = Vec::new();
+    for _ in 0..50 {
+        let history = ok(&server, &["get-execution-history", "--execution-arn", &arn]);
+        types = kinds(&history);
+        if types.iter().any(|k| k == "WaitStateEntered") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        types,
+        ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered"],
+        "{types:?}"
+    );
+    let described = ok(&server, &["describe-execution", "--execution-arn", &arn]);
+    assert_eq!(described["status"], "RUNNING", "{described}");
+    ok(&server, &["stop-execution", "--execution-arn", &arn]);
+}

@@ -33,7 +33,8 @@ pub(super) struct Ctx {
     pub(super) machine_arn: String,
     pub(super) input: Value,
     pub(super) start_iso: String,
-    pub(super) history: Mutex<History>,
+    /// The history so far (shared with [`Engine::live_history`] while it runs).
+    pub(super) history: Arc<Mutex<History>>,
     /// How many times the execution was redriven (`$$.Execution.RedriveCount`).
     pub(super) redrive_count: u32,
     /// When it was last redriven (`$$.Execution.RedriveTime`).
@@ -54,7 +55,7 @@ impl Ctx {
             machine_arn: names.machine_arn.clone(),
             input,
             start_iso,
-            history: Mutex::new(history),
+            history: Arc::new(Mutex::new(history)),
             redrive_count: 0,
             redrive_iso: None,
             progress: Mutex::new(Progress::default()),
@@ -151,10 +152,17 @@ impl Engine {
         } else {
             machine.timeout_seconds
         };
+        self.note_live(&ctx.arn, Some(&ctx.history));
         let outcome = self.run_to_end(&ctx, machine, timeout_seconds).await;
         let stop_millis = self.now_millis();
+        self.note_live(&ctx.arn, None);
         let Ctx { arn, name, machine_name, machine_arn, input, history, progress, .. } = ctx;
-        let history = history.into_inner().unwrap_or_else(|p| p.into_inner());
+        let history = match Arc::try_unwrap(history) {
+            Ok(history) => history.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(shared) => {
+                shared.lock().map(|h| h.clone()).unwrap_or_else(|p| p.into_inner().clone())
+            }
+        };
         let execution = Execution {
             arn,
             name,

@@ -4,9 +4,10 @@
 //! answering the Step Functions API reads them; a one-shot run leaves them off.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{Engine, Execution, Status};
+use crate::history::History;
 
 /// A Map Run as `DescribeMapRun` and `ListMapRuns` see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,8 @@ pub struct MapRunRecord {
 /// The kept executions and Map Runs.
 #[derive(Debug, Default)]
 pub(super) struct Records {
+    /// The histories of executions still running, by ARN.
+    live: HashMap<String, Arc<Mutex<History>>>,
     executions: HashMap<String, Arc<Execution>>,
     order: Vec<String>,
     map_runs: Vec<MapRunRecord>,
@@ -61,6 +64,26 @@ impl Engine {
         }
         let mut records = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         Some(f(&mut records))
+    }
+
+    /// Notes (or, with `None`, forgets) the history of a running execution.
+    pub(super) fn note_live(&self, arn: &str, history: Option<&Arc<Mutex<History>>>) {
+        self.kept(|r| match history {
+            Some(history) => {
+                r.live.insert(arn.to_owned(), history.clone());
+            }
+            None => {
+                r.live.remove(arn);
+            }
+        });
+    }
+
+    /// The history so far of an execution that is running (with
+    /// [`super::EngineOptions::keep_records`]): what `GetExecutionHistory` shows before it ends.
+    pub fn live_history(&self, arn: &str) -> Option<History> {
+        let shared = self.kept(|r| r.live.get(arn).cloned()).flatten()?;
+        let history = shared.lock().map(|h| h.clone()).unwrap_or_else(|p| p.into_inner().clone());
+        Some(history)
     }
 
     /// Keeps a finished execution.

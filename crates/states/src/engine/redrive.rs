@@ -205,7 +205,7 @@ impl Engine {
             machine_arn: record.machine_arn.clone(),
             input: record.input.clone(),
             start_iso: self.iso(record.start_millis),
-            history: Mutex::new(record.history),
+            history: Arc::new(Mutex::new(record.history)),
             redrive_count: record.redrive_count.saturating_add(1),
             redrive_iso: Some(self.iso(redriven_millis)),
             progress: Mutex::new(Progress::default()),

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use graphetl_states::asl::StateMachine;
 use graphetl_states::exec::{Engine, Execution, MapRunRecord, Status};
+use graphetl_states::history::History;
 use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
@@ -655,21 +656,26 @@ impl Api {
 
     fn get_execution_history(&self, request: &Value) -> Outcome {
         let arn = required(request, "executionArn")?;
-        let mut events: Vec<Value> = match self.engine.kept_execution(arn) {
-            Some(execution) => execution
-                .history
-                .events()
-                .iter()
-                .map(|event| {
-                    let mut json = event.to_json();
-                    json["timestamp"] = json!(seconds(event.timestamp_millis));
-                    json
-                })
-                .collect(),
-            // A running execution's events stay inside the engine until it ends.
-            None if self.registry().executions.iter().any(|e| e.arn == arn) => Vec::new(),
-            None => return Err(Self::no_execution(arn)),
+        // A running execution (or one being redriven) shows its events so far.
+        let history = match self.engine.live_history(arn) {
+            Some(history) => history,
+            None => match self.engine.kept_execution(arn) {
+                Some(execution) => execution.history.clone(),
+                None if self.registry().executions.iter().any(|e| e.arn == arn) => {
+                    History::default()
+                }
+                None => return Err(Self::no_execution(arn)),
+            },
         };
+        let mut events: Vec<Value> = history
+            .events()
+            .iter()
+            .map(|event| {
+                let mut json = event.to_json();
+                json["timestamp"] = json!(seconds(event.timestamp_millis));
+                json
+            })
+            .collect();
         if request["reverseOrder"].as_bool() == Some(true) {
             events.reverse();
         }
