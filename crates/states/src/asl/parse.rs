@@ -923,7 +923,10 @@ impl Parser {
                 }
                 (true, Language::Jsonata) => {
                     for (key, _) in rule_entries {
-                        if !matches!(key.as_str(), "Condition" | "Next" | "Assign" | "Comment") {
+                        if !matches!(
+                            key.as_str(),
+                            "Condition" | "Next" | "Assign" | "Output" | "Comment"
+                        ) {
                             self.report(
                                 at,
                                 &format!("{field}.{key}"),
@@ -939,9 +942,17 @@ impl Parser {
                     }
                 }
             };
-            match (next, test, assign) {
-                (Some(next), Ok((rule, condition)), Ok(assign)) => {
-                    choices.push(ChoiceBranch { rule, condition, next, assign })
+            let output = match self.language {
+                Language::Jsonata => self.jsonata_template(
+                    at,
+                    &format!("{field}.Output"),
+                    get(rule_entries, "Output"),
+                ),
+                Language::JsonPath => Ok(None),
+            };
+            match (next, test, assign, output) {
+                (Some(next), Ok((rule, condition)), Ok(assign), Ok(output)) => {
+                    choices.push(ChoiceBranch { rule, condition, next, assign, output })
                 }
                 _ => complete = false,
             }
@@ -1122,13 +1133,36 @@ impl Parser {
                 &format!("{prefix}{path_key}"),
                 format!("cannot be given together with {key}"),
             )),
-            (Some(node), None) => self
-                .int(at, &format!("{prefix}{key}"), node, min, max)
-                .map(|value| Some(Dynamic::Fixed(value))),
+            (Some(node), None) => {
+                match self.dynamic_expression(at, &format!("{prefix}{key}"), node) {
+                    Some(expression) => expression.map(|e| Some(Dynamic::Expression(e))),
+                    None => self
+                        .int(at, &format!("{prefix}{key}"), node, min, max)
+                        .map(|value| Some(Dynamic::Fixed(value))),
+                }
+            }
             (None, Some(node)) => self
                 .value_path(at, &format!("{prefix}{path_key}"), node)
                 .map(|path| Some(Dynamic::Path(path))),
             (None, None) => Ok(None),
+        }
+    }
+
+    /// A JSONata state's numeric field written as a `{% … %}` expression (`None` when the
+    /// state is JSONPath or the field is not an expression string).
+    pub(super) fn dynamic_expression(
+        &mut self,
+        at: Option<&str>,
+        field: &str,
+        node: &Node,
+    ) -> Option<Parsed<Expression>> {
+        match node {
+            Node::String(text)
+                if self.language == Language::Jsonata && crate::jsonata::is_expression(text) =>
+            {
+                Some(self.jsonata_expression(at, field, node))
+            }
+            _ => None,
         }
     }
 
