@@ -266,6 +266,23 @@ fn an_inner_scope_cannot_assign_an_outer_variable() {
     );
     // New names inside, and the same new name in two sibling scopes, are fine.
     machine(&definition(json!({"y": 1}), json!({"y": 2})));
+    // Nested inline Maps that read outer variables and assign new ones load: AWS ran this one
+    // (LocalStack test_assign_reference_variables.snapshot.json,
+    // test_reference_assign[BASE_REFERENCE_IN_ITERATOR_OUTER_SCOPE], template
+    // base_reference_in_iterator_outer_scope.json5, Result shortened).
+    machine(&json!({"StartAt": "Input", "States": {
+        "Input": {"Type": "Pass", "Result": [[9, 44, 6]], "Assign": {"bias": 4.3}, "Next": "IterateLevels"},
+        "IterateLevels": {"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "AssignCurrentVector", "States": {
+                "AssignCurrentVector": {"Type": "Pass",
+                    "Assign": {"xCurrent.$": "$[0]", "yCurrent.$": "$[1]", "zCurrent.$": "$[2]"},
+                    "Next": "Calculate"},
+                "Calculate": {"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Summate", "States": {
+                        "Summate": {"Type": "Pass", "Assign": {
+                            "Sum.$": "States.MathAdd(States.MathAdd(States.MathAdd($yCurrent, $xCurrent), $zCurrent), $bias)"
+                        }, "End": true}}}, "End": true}}}, "End": true}
+    }}));
     // A Distributed Map's children are executions of their own.
     let distributed = json!({"QueryLanguage": "JSONata", "StartAt": "Set", "States": {
         "Set": {"Type": "Pass", "Assign": {"x": 1}, "Next": "M"},
