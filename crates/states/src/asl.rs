@@ -283,6 +283,29 @@ pub enum Dynamic<T> {
     Fixed(T),
     /// The `...Path` field: a Reference Path, never into the Context Object.
     Path(JsonPath),
+    /// A JSONata state's field given as a `{% … %}` expression, checked when it is evaluated.
+    Expression(Expression),
+}
+
+/// The payload of an ItemReader or ResultWriter (`Parameters` / `Arguments`) or an
+/// ItemBatcher's `BatchInput`, in the state's query language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// JSONPath: a payload template (`"Bucket.$": "$.bucket"`, literals otherwise).
+    Paths(PayloadTemplate),
+    /// JSONata: a template whose `{% … %}` strings are expressions.
+    Expressions(Template),
+}
+
+impl<T> Dynamic<T> {
+    /// The path or expression as written (empty for a literal), for messages.
+    pub fn source(&self) -> &str {
+        match self {
+            Dynamic::Fixed(_) => "",
+            Dynamic::Path(path) => path.as_str(),
+            Dynamic::Expression(expression) => expression.as_str(),
+        }
+    }
 }
 
 /// A duration in whole seconds, literal or by path.
@@ -399,6 +422,8 @@ pub struct ChoiceBranch {
     pub next: String,
     /// The rule's `Assign`, run when it matches.
     pub assign: Option<Assign>,
+    /// A JSONata rule's `Output`, the state's output when it matches (instead of the state's).
+    pub output: Option<Template>,
 }
 
 /// A Wait state: exactly one of its four fields.
@@ -522,8 +547,9 @@ pub enum ExecutionType {
 pub struct ItemReader {
     /// `Resource` and the `ReaderConfig` fields that depend on it.
     pub source: ReaderSource,
-    /// `Parameters`: `Bucket` plus `Prefix` (listObjectsV2) or `Key` (getObject), checked at load.
-    pub parameters: PayloadTemplate,
+    /// `Parameters` (`Arguments` in JSONata): `Bucket` plus `Prefix` (listObjectsV2) or `Key`
+    /// (getObject), keys checked at load.
+    pub parameters: Payload,
     /// `ReaderConfig.MaxItems` (1 to 100,000,000) / `ReaderConfig.MaxItemsPath`.
     pub max_items: Option<Dynamic<u64>>,
 }
@@ -601,15 +627,16 @@ pub struct ItemBatcher {
     pub max_items_per_batch: Option<Dynamic<u64>>,
     /// `MaxInputBytesPerBatch` (1 to 262,144) / `MaxInputBytesPerBatchPath`.
     pub max_input_bytes_per_batch: Option<Dynamic<u64>>,
-    /// `BatchInput`: a payload template added to every batch as `BatchInput`.
-    pub batch_input: Option<PayloadTemplate>,
+    /// `BatchInput`: a payload added to every batch as `BatchInput`.
+    pub batch_input: Option<Payload>,
 }
 
 /// A Distributed Map's `ResultWriter` (`arn:aws:states:::s3:putObject`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultWriter {
-    /// `Parameters`: `Bucket` and optionally `Prefix`, checked at load.
-    pub parameters: PayloadTemplate,
+    /// `Parameters` (`Arguments` in JSONata): `Bucket` and optionally `Prefix`, keys checked
+    /// at load.
+    pub parameters: Payload,
 }
 
 /// Why a definition was rejected: every problem found, each naming its state and field.

@@ -182,11 +182,12 @@ impl Walker<'_> {
                     self.input.map_items.get(&state.name).copied().unwrap_or(self.input.items);
                 let batch = match map.item_batcher.as_ref().and_then(|b| b.max_items_per_batch.as_ref()) {
                     Some(Dynamic::Fixed(n)) => (*n).max(1),
-                    Some(Dynamic::Path(p)) => self.input.batch_size.map(|b| b.max(1)).ok_or_else(|| {
+                    Some(p) => self.input.batch_size.map(|b| b.max(1)).ok_or_else(|| {
                         BudgetError(format!(
-                            "{path}/{}: MaxItemsPerBatchPath {} is read at run time; give the batch size (--batch-size)",
+                            "{path}/{}: {} {} is read at run time; give the batch size (--batch-size)",
                             state.name,
-                            p.as_str()
+                            if matches!(p, Dynamic::Path(_)) { "MaxItemsPerBatchPath" } else { "MaxItemsPerBatch" },
+                            p.source()
                         ))
                     })?,
                     None => 1,

@@ -689,5 +689,8 @@ async fn express_children_stop_after_five_minutes() {
 
 /// Cases matched event for event against histories LocalStack recorded on AWS.
 mod aws_recorded;
+/// JSONata Distributed Maps (ItemReader `Arguments`, expression limits) against histories
+/// LocalStack recorded on AWS.
+mod aws_recorded_jsonata_map;
 /// Workflow variables and JSONata against histories LocalStack recorded on AWS.
 mod aws_recorded_variables;

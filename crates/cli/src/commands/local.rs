@@ -34,7 +34,7 @@ use graphetl_lambda::handlers::extract::{ExtractHandler, ExtractOptions};
 use graphetl_lambda::handlers::load::LoadHandler;
 use graphetl_lambda::handlers::load_spec;
 use graphetl_lambda::handlers::transform::TransformHandler;
-use graphetl_states::exec::{Engine, EngineBuilder, Execution, Status};
+use graphetl_states::exec::{Engine, EngineBuilder, EngineOptions, Execution, Status};
 use graphetl_states::resolve::{FunctionError, Functions};
 use graphetl_storage::{LocalS3, ObjectStore, S3Store};
 use graphetl_transform::TransformOptions;
@@ -46,7 +46,7 @@ use super::faults::{Faults, FaultySink};
 use super::items::StoreItems;
 pub(crate) use super::workflow::LOCAL_BUCKET;
 use super::workflow::{
-    FailedItem, PIPELINE, PROCESS_FILES, failed_items, function_arn, substitutions,
+    FailedItem, PIPELINE, failed_items, function_arn, process_files, substitutions,
     transform_retriers,
 };
 
@@ -215,6 +215,15 @@ pub(crate) struct LocalFunctions {
 }
 
 /// The record of one local execution, kept in DATA_DIR/executions/<name>.json.
+/// The environment variable that makes a local run write its child executions' histories to
+/// `executions/NAME.children.json` (for tests and debugging; off by default).
+pub(crate) const CHILD_HISTORIES_VAR: &str = "GRAPHETL_LOCAL_CHILD_HISTORIES";
+
+/// Whether [`CHILD_HISTORIES_VAR`] is set to `1`.
+fn keep_child_histories() -> bool {
+    std::env::var(CHILD_HISTORIES_VAR).is_ok_and(|v| v == "1")
+}
+
 pub(crate) fn record_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("executions").join(format!("{name}.json"))
 }
@@ -320,7 +329,12 @@ impl LocalEnv {
     /// `graph`.
     fn wire(&self, graph: SharedGraph) -> anyhow::Result<Wired> {
         let LocalFunctions { functions, timings, graph, extracted } = self.functions(graph)?;
-        let engine = self.engine_builder(functions)?.build();
+        let mut builder = self.engine_builder(functions)?;
+        if keep_child_histories() {
+            builder =
+                builder.options(EngineOptions { keep_records: true, ..EngineOptions::default() });
+        }
+        let engine = builder.build();
         Ok(Wired { engine, timings, graph, extracted })
     }
 
@@ -462,7 +476,7 @@ impl LocalEnv {
     /// substituted ARN and the Distributed Map's items on the embedded S3 endpoint: what
     /// `run --local` and `serve` both run on.
     pub(crate) fn engine_builder(&self, functions: Functions) -> anyhow::Result<EngineBuilder> {
-        let process_files = Arc::new(PROCESS_FILES.load()?);
+        let process_files = Arc::new(process_files()?.load()?);
         Ok(Engine::builder()
             .functions(functions)
             .machine(&substitutions()["ProcessFilesStateMachineArn"], process_files)
@@ -523,6 +537,18 @@ impl LocalEnv {
         // The record goes last, and every file whole (written aside, then renamed): a process
         // killed here leaves either no record (the next run starts afresh) or a complete one
         // with what a redrive needs already in place.
+        if keep_child_histories() {
+            let children: Vec<Value> = engine
+                .kept_executions()
+                .iter()
+                .filter(|child| child.arn != execution.arn)
+                .map(|child| {
+                    json!({"arn": child.arn, "status": child.status.as_str(), "history": child.history.to_json()})
+                })
+                .collect();
+            let file = path.with_extension("children.json");
+            write_whole(&file, &serde_json::to_vec_pretty(&children)?)?;
+        }
         self.keep_for_redrive(name, &execution, &engine, &graph)?;
         let history = path.with_extension("history.json");
         write_whole(&history, &serde_json::to_vec_pretty(&execution.history.to_json())?)?;

@@ -50,6 +50,28 @@ pub(crate) const PROCESS_FILES: Definition = Definition {
     text: include_str!("../../../../statemachine/process-files.asl.json"),
 };
 
+/// The JSONata version of process-files (statemachine/process-files.jsonata.asl.json): the same
+/// workflow, states, retriers, catchers, outputs and error names.
+pub(crate) const PROCESS_FILES_JSONATA: Definition = Definition {
+    file: "statemachine/process-files.jsonata.asl.json",
+    text: include_str!("../../../../statemachine/process-files.jsonata.asl.json"),
+};
+
+/// The environment variable that picks the process-files definition local runs use:
+/// `jsonpath` (the default) or `jsonata`.
+pub(crate) const PROCESS_FILES_ASL_VAR: &str = "GRAPHETL_PROCESS_FILES_ASL";
+
+/// The process-files definition local runs use ([`PROCESS_FILES_ASL_VAR`]).
+pub(crate) fn process_files() -> anyhow::Result<Definition> {
+    match std::env::var(PROCESS_FILES_ASL_VAR).as_deref() {
+        Err(_) | Ok("" | "jsonpath") => Ok(PROCESS_FILES),
+        Ok("jsonata") => Ok(PROCESS_FILES_JSONATA),
+        Ok(other) => {
+            bail!("{PROCESS_FILES_ASL_VAR}={other:?}: expected \"jsonpath\" or \"jsonata\"")
+        }
+    }
+}
+
 /// A state machine definition compiled into the binary, so an installed `graphetl` runs the
 /// workflow it was built with, wherever it is started.
 #[derive(Debug, Clone, Copy)]
@@ -87,19 +109,20 @@ pub(crate) struct FailedItem {
     pub(crate) attempts: Option<u32>,
 }
 
-/// The retriers of the Transform task in statemachine/process-files.asl.json: a file recorded as
+/// The retriers of the Transform task in the process-files definition: a file recorded as
 /// failed has used up the first retrier that matches its error (Step Functions retries by policy),
 /// so its attempts are 1 + that retrier's MaxAttempts, or 1 when none matches.
 ///
 /// A definition without that Map and Task is an error, not "one attempt for every item".
 pub(crate) fn transform_retriers() -> anyhow::Result<Vec<Retrier>> {
-    let machine = PROCESS_FILES.load()?;
+    let definition = process_files()?;
+    let machine = definition.load()?;
     let Some(StateKind::Map(map)) = machine.state("TransformEach").map(|s| &s.kind) else {
-        bail!("{} has no Map state TransformEach", PROCESS_FILES.file);
+        bail!("{} has no Map state TransformEach", definition.file);
     };
     match map.processor.state("Transform").map(|s| &s.kind) {
         Some(StateKind::Task(task)) => Ok(task.retry.clone()),
-        _ => bail!("{}: TransformEach has no Task state Transform", PROCESS_FILES.file),
+        _ => bail!("{}: TransformEach has no Task state Transform", definition.file),
     }
 }
 

@@ -9,6 +9,7 @@ mod corpus;
 mod distributed_map;
 mod e2e;
 mod infra;
+mod jsonata;
 mod pipeline;
 mod redrive;
 mod serve;

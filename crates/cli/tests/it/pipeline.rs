@@ -71,7 +71,7 @@ fn every_execution_stays_under_2500_events_at_100k_and_10m_files() {
 #[test]
 fn placeholders_are_the_known_substitutions() {
     let mut used = BTreeSet::new();
-    for name in ["pipeline.asl.json", "process-files.asl.json"] {
+    for name in ["pipeline.asl.json", "process-files.asl.json", "process-files.jsonata.asl.json"] {
         used.extend(placeholders(&load(name).0));
     }
     let known: BTreeSet<String> = PLACEHOLDERS.iter().map(|s| (*s).to_owned()).collect();
@@ -103,7 +103,7 @@ fn error_names(value: &serde_json::Value, out: &mut BTreeSet<String>) {
 
 #[test]
 fn error_names_beyond_aws_ones_are_declared_in_core_and_permanent_ones_are_never_retried() {
-    for name in ["pipeline.asl.json", "process-files.asl.json"] {
+    for name in ["pipeline.asl.json", "process-files.asl.json", "process-files.jsonata.asl.json"] {
         let (text, _) = load(name);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let mut names = BTreeSet::new();

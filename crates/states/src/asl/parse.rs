@@ -345,10 +345,85 @@ impl Parser {
         };
         if let Some(states) = get(entries, "States").and_then(Node::as_object) {
             self.collect_names(states, None);
+            self.check_variable_scopes(states, None, &HashMap::new());
         }
         let mut machine = self.machine(entries, None)?;
         machine.timeout_seconds = timeout?;
         Ok(machine)
+    }
+
+    /// Reports an `Assign` inside a Parallel branch or inline Map iteration that names a
+    /// variable its outer scopes assign (`outer`: name → the assigning state): an inner scope
+    /// reads outer variables but cannot assign them, and names cannot shadow. A Distributed Map's
+    /// children are executions of their own (they do not see outer variables), so their scope
+    /// starts empty.
+    fn check_variable_scopes(
+        &mut self,
+        states: &[(String, Node)],
+        scope: Option<&str>,
+        outer: &HashMap<String, String>,
+    ) {
+        let mut local = outer.clone();
+        let mut conflicts = Vec::new();
+        for (name, node) in states {
+            let path = join(scope, name);
+            let Some(fields) = node.as_object() else { continue };
+            for (field, key) in assigned_names(fields) {
+                let variable = key.strip_suffix(".$").unwrap_or(&key).to_owned();
+                match outer.get(&variable) {
+                    Some(first) => conflicts.push((path.clone(), field, key, first.clone())),
+                    None => {
+                        local.entry(variable).or_insert_with(|| path.clone());
+                    }
+                }
+            }
+        }
+        for (path, field, key, first) in conflicts {
+            self.report(
+                Some(&path),
+                &format!("{field}.{key}"),
+                format!(
+                    "variable {:?} is assigned in an outer scope (state \"{first}\"); a Map \
+                     iteration or Parallel branch can read it but not assign it",
+                    key.strip_suffix(".$").unwrap_or(&key)
+                ),
+            );
+        }
+        for (name, node) in states {
+            let path = join(scope, name);
+            let Some(fields) = node.as_object() else { continue };
+            match get(fields, "Type").and_then(Node::as_str) {
+                Some("Parallel") => {
+                    if let Some(Node::Array(branches)) = get(fields, "Branches") {
+                        for (position, branch) in branches.iter().enumerate() {
+                            if let Some(inner) = nested_states(branch) {
+                                let at = format!("{path}/Branches[{position}]");
+                                self.check_variable_scopes(inner, Some(&at), &local);
+                            }
+                        }
+                    }
+                }
+                Some("Map") => {
+                    for key in ["ItemProcessor", "Iterator"] {
+                        let Some(processor) = get(fields, key) else { continue };
+                        let distributed = processor
+                            .as_object()
+                            .and_then(|p| get(p, "ProcessorConfig"))
+                            .and_then(Node::as_object)
+                            .and_then(|c| get(c, "Mode"))
+                            .and_then(Node::as_str)
+                            == Some("DISTRIBUTED");
+                        if let Some(inner) = nested_states(processor) {
+                            let at = format!("{path}/{key}");
+                            let empty = HashMap::new();
+                            let outer = if distributed { &empty } else { &local };
+                            self.check_variable_scopes(inner, Some(&at), outer);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Records every state name with its path, reporting names used twice anywhere.
@@ -923,7 +998,10 @@ impl Parser {
                 }
                 (true, Language::Jsonata) => {
                     for (key, _) in rule_entries {
-                        if !matches!(key.as_str(), "Condition" | "Next" | "Assign" | "Comment") {
+                        if !matches!(
+                            key.as_str(),
+                            "Condition" | "Next" | "Assign" | "Output" | "Comment"
+                        ) {
                             self.report(
                                 at,
                                 &format!("{field}.{key}"),
@@ -939,9 +1017,17 @@ impl Parser {
                     }
                 }
             };
-            match (next, test, assign) {
-                (Some(next), Ok((rule, condition)), Ok(assign)) => {
-                    choices.push(ChoiceBranch { rule, condition, next, assign })
+            let output = match self.language {
+                Language::Jsonata => self.jsonata_template(
+                    at,
+                    &format!("{field}.Output"),
+                    get(rule_entries, "Output"),
+                ),
+                Language::JsonPath => Ok(None),
+            };
+            match (next, test, assign, output) {
+                (Some(next), Ok((rule, condition)), Ok(assign), Ok(output)) => {
+                    choices.push(ChoiceBranch { rule, condition, next, assign, output })
                 }
                 _ => complete = false,
             }
@@ -1122,13 +1208,36 @@ impl Parser {
                 &format!("{prefix}{path_key}"),
                 format!("cannot be given together with {key}"),
             )),
-            (Some(node), None) => self
-                .int(at, &format!("{prefix}{key}"), node, min, max)
-                .map(|value| Some(Dynamic::Fixed(value))),
+            (Some(node), None) => {
+                match self.dynamic_expression(at, &format!("{prefix}{key}"), node) {
+                    Some(expression) => expression.map(|e| Some(Dynamic::Expression(e))),
+                    None => self
+                        .int(at, &format!("{prefix}{key}"), node, min, max)
+                        .map(|value| Some(Dynamic::Fixed(value))),
+                }
+            }
             (None, Some(node)) => self
                 .value_path(at, &format!("{prefix}{path_key}"), node)
                 .map(|path| Some(Dynamic::Path(path))),
             (None, None) => Ok(None),
+        }
+    }
+
+    /// A JSONata state's numeric field written as a `{% … %}` expression (`None` when the
+    /// state is JSONPath or the field is not an expression string).
+    pub(super) fn dynamic_expression(
+        &mut self,
+        at: Option<&str>,
+        field: &str,
+        node: &Node,
+    ) -> Option<Parsed<Expression>> {
+        match node {
+            Node::String(text)
+                if self.language == Language::Jsonata && crate::jsonata::is_expression(text) =>
+            {
+                Some(self.jsonata_expression(at, field, node))
+            }
+            _ => None,
         }
     }
 
@@ -1291,6 +1400,27 @@ impl Parser {
 }
 
 /// The `States` object of a Parallel branch or Map processor, if it has one.
+/// The variable names a state's `Assign` blocks set, each with its field (`Assign`,
+/// `Choices[0].Assign`, `Catch[1].Assign`); JSONPath names keep their `.$`.
+fn assigned_names(fields: &[(String, Node)]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut block = |field: String, node: Option<&Node>| {
+        if let Some(entries) = node.and_then(Node::as_object) {
+            out.extend(entries.iter().map(|(key, _)| (field.clone(), key.clone())));
+        }
+    };
+    block("Assign".to_owned(), get(fields, "Assign"));
+    for list in ["Choices", "Catch"] {
+        if let Some(Node::Array(items)) = get(fields, list) {
+            for (position, item) in items.iter().enumerate() {
+                let assign = item.as_object().and_then(|entries| get(entries, "Assign"));
+                block(format!("{list}[{position}].Assign"), assign);
+            }
+        }
+    }
+    out
+}
+
 fn nested_states(node: &Node) -> Option<&[(String, Node)]> {
     node.as_object().and_then(|entries| get(entries, "States")).and_then(Node::as_object)
 }

@@ -20,8 +20,9 @@ impl Engine {
     ) -> Result<(Value, Next), StatesError> {
         let language = query::language(state);
         let effective = language.effective_input(state, raw, scope)?;
-        let next = match language.choose(choice, &effective, scope)? {
-            Some(next) => next.to_owned(),
+        let matched = language.choose(choice, &effective, scope)?;
+        let next = match matched {
+            Some(branch) => branch.next.clone(),
             None => match &choice.default {
                 Some(default) => default.clone(),
                 None => {
@@ -35,6 +36,6 @@ impl Engine {
                 }
             },
         };
-        Ok((language.pass_through(state, effective, scope)?, Next::Goto(next)))
+        Ok((language.choice_output(state, matched, effective, scope)?, Next::Goto(next)))
     }
 }

@@ -26,6 +26,8 @@
 mod child;
 mod choice;
 mod execution;
+#[cfg(test)]
+mod jsonata_fields_tests;
 mod map;
 mod parallel;
 mod progress;

@@ -52,22 +52,29 @@ impl Shown {
     }
 }
 
-/// Reads a `TimeoutSeconds`-style field, literal or by path (a positive integer).
+/// Reads a `TimeoutSeconds`-style field (`name`), literal, by path (read with `path_scope`:
+/// no context, no variables) or as a JSONata expression (with the state's scope): a positive
+/// integer.
 fn seconds_field(
     language: &dyn QueryLanguage,
-    scope: &Scope<'_>,
+    (path_scope, state_scope): (&Scope<'_>, &Scope<'_>),
     field: Option<&Dynamic<u64>>,
     name: &str,
     effective: &Value,
 ) -> Result<Option<u64>, StatesError> {
     match field {
         Some(Dynamic::Fixed(seconds)) => Ok(Some(*seconds)),
-        Some(Dynamic::Path(path)) => {
-            let value = language.select(path, effective, scope)?;
+        Some(dynamic) => {
+            let (field, scope) = match dynamic {
+                Dynamic::Path(_) => (format!("{name}Path"), path_scope),
+                _ => (name.to_owned(), state_scope),
+            };
+            let value = crate::query::read_dynamic(language, name, dynamic, effective, scope)?
+                .unwrap_or_default();
             value.as_u64().filter(|s| *s >= 1).map(Some).ok_or_else(|| {
                 StatesError::new(
                     names::RUNTIME,
-                    format!("{name} {} is not a positive integer: {value}", path.as_str()),
+                    format!("{field} {} is not a positive integer: {value}", dynamic.source()),
                 )
             })
         }
@@ -113,8 +120,9 @@ impl Engine {
                 let language = query::language(state);
                 let effective = language.effective_input(state, raw, &scope)?;
                 let parameters = language.parameters(state, effective.clone(), &scope)?;
-                let result =
-                    engine.attempt_task(ctx, state, task, parameters, &effective, index).await?;
+                let result = engine
+                    .attempt_task(ctx, state, task, parameters, (&effective, &scope), index)
+                    .await?;
                 language.state_output(state, raw, result, &scope)
             })
         })
@@ -128,7 +136,7 @@ impl Engine {
         state: &State,
         task: &Task,
         parameters: Value,
-        effective: &Value,
+        (effective, state_scope): (&Value, &Scope<'_>),
         invocation: u64,
     ) -> Result<Value, StatesError> {
         let language = query::language(state);
@@ -137,17 +145,17 @@ impl Engine {
         let scope = self.scope(&empty, &no_variables);
         let timeout = seconds_field(
             language,
-            &scope,
+            (&scope, state_scope),
             task.timeout.as_ref(),
-            "TimeoutSecondsPath",
+            "TimeoutSeconds",
             effective,
         )?;
         // Local functions never send heartbeats, so HeartbeatSeconds bounds the whole call.
         let heartbeat = seconds_field(
             language,
-            &scope,
+            (&scope, state_scope),
             task.heartbeat.as_ref(),
-            "HeartbeatSecondsPath",
+            "HeartbeatSeconds",
             effective,
         )?;
         let deadline = match (timeout, heartbeat) {

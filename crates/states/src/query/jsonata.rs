@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::{QueryLanguage, Scope};
-use crate::asl::{Assign, Catcher, Choice, Map, State, StateKind, StringSource};
+use crate::asl::{Assign, Catcher, Choice, ChoiceBranch, Map, State, StateKind, StringSource};
 use crate::error::{StatesError, names};
 use crate::jsonata::{Bindings, EvalFailure, Expression, Template, TemplateFailure};
 use crate::jsonpath::{JsonPath, PayloadTemplate};
@@ -69,6 +69,16 @@ fn eval(
     scope.with_rng(|rng| template.eval(&bindings, rng)).map_err(
         |TemplateFailure { expression, failure }| query_error(field, &expression, &failure),
     )
+}
+
+/// Evaluates a template of `field` on `input` (`$states.input`) with the scope's variables.
+pub(crate) fn eval_template(
+    field: &str,
+    template: &Template,
+    input: &Value,
+    scope: &Scope<'_>,
+) -> Result<Value, StatesError> {
+    eval(field, template, states(input, None, None, scope), scope)
 }
 
 /// Evaluates one expression with `$states` and the scope's variables.
@@ -207,7 +217,7 @@ impl QueryLanguage for JsonataLanguage {
         choice: &'c Choice,
         effective: &Value,
         scope: &Scope<'_>,
-    ) -> Result<Option<&'c str>, StatesError> {
+    ) -> Result<Option<&'c ChoiceBranch>, StatesError> {
         let states = states(effective, None, None, scope);
         for branch in &choice.choices {
             let matched = match (&branch.condition, &branch.rule) {
@@ -230,10 +240,25 @@ impl QueryLanguage for JsonataLanguage {
             };
             if matched {
                 assign("Assign", branch.assign.as_ref(), &states, scope)?;
-                return Ok(Some(&branch.next));
+                return Ok(Some(branch));
             }
         }
         Ok(None)
+    }
+
+    fn choice_output(
+        &self,
+        state: &State,
+        matched: Option<&ChoiceBranch>,
+        effective: Value,
+        scope: &Scope<'_>,
+    ) -> Result<Value, StatesError> {
+        let Some(template) = matched.and_then(|branch| branch.output.as_ref()) else {
+            return self.pass_through(state, effective, scope);
+        };
+        let states = states(&effective, None, None, scope);
+        assign_as("Assign", state.assign.as_ref(), &states, scope, true)?;
+        eval("Output", template, states, scope)
     }
 
     fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError> {

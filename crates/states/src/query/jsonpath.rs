@@ -7,7 +7,9 @@
 use serde_json::{Value, json};
 
 use super::{QueryLanguage, Scope};
-use crate::asl::{Assign, Catcher, Choice, Io, Map, PathField, State, StateKind, StringSource};
+use crate::asl::{
+    Assign, Catcher, Choice, ChoiceBranch, Io, Map, PathField, State, StateKind, StringSource,
+};
 use crate::error::{StatesError, names};
 use crate::jsonata::Expression;
 use crate::jsonpath::{JsonPath, PayloadTemplate};
@@ -155,12 +157,12 @@ impl QueryLanguage for JsonPathLanguage {
         choice: &'c Choice,
         effective: &Value,
         scope: &Scope<'_>,
-    ) -> Result<Option<&'c str>, StatesError> {
+    ) -> Result<Option<&'c ChoiceBranch>, StatesError> {
         for branch in &choice.choices {
             let Some(rule) = &branch.rule else { continue };
             if rule.eval(effective, &scope.jsonpath_context())? {
                 assign(branch.assign.as_ref(), effective, scope)?;
-                return Ok(Some(&branch.next));
+                return Ok(Some(branch));
             }
         }
         Ok(None)
@@ -295,7 +297,10 @@ mod tests {
             panic!("wrong kinds")
         };
         let q = language(choice_state);
-        assert_eq!(q.choose(choice, &json!({"n": 2}), &scope).ok().flatten(), Some("M"));
+        assert_eq!(
+            q.choose(choice, &json!({"n": 2}), &scope).ok().flatten().map(|b| b.next.as_str()),
+            Some("M")
+        );
         assert_eq!(q.choose(choice, &json!({"n": 0}), &scope).ok().flatten(), None);
         let input = json!({"n": 3, "items": ["a", "b"]});
         assert_eq!(q.items(map, &input, &scope).ok(), Some(json!(["a", "b"])));

@@ -24,7 +24,9 @@ use std::sync::Mutex;
 
 use serde_json::{Map as JsonMap, Value};
 
-use crate::asl::{Catcher, Choice, Language, Map, State, StringSource};
+use crate::asl::{
+    Catcher, Choice, ChoiceBranch, Dynamic, Language, Map, Payload, State, StringSource,
+};
 use crate::error::{StatesError, names};
 use crate::jsonata::Expression;
 use crate::jsonpath::{JsonPath, PayloadTemplate};
@@ -239,13 +241,26 @@ pub trait QueryLanguage: Sync {
         scope: &Scope<'_>,
     ) -> Result<Value, StatesError>;
 
-    /// The `Next` of the first Choice rule that matches the effective input, if any.
+    /// The first Choice rule that matches the effective input, if any.
     fn choose<'c>(
         &self,
         choice: &'c Choice,
         effective: &Value,
         scope: &Scope<'_>,
-    ) -> Result<Option<&'c str>, StatesError>;
+    ) -> Result<Option<&'c ChoiceBranch>, StatesError>;
+
+    /// A Choice state's output and assignments once `matched` (the rule taken, if any) is
+    /// known: [`QueryLanguage::pass_through`] unless the rule has its own JSONata `Output`.
+    fn choice_output(
+        &self,
+        state: &State,
+        matched: Option<&ChoiceBranch>,
+        effective: Value,
+        scope: &Scope<'_>,
+    ) -> Result<Value, StatesError> {
+        let _ = matched;
+        self.pass_through(state, effective, scope)
+    }
 
     /// The items a Map iterates over without an ItemReader (`ItemsPath`), as a JSON array.
     fn items(&self, map: &Map, effective: &Value, scope: &Scope<'_>) -> Result<Value, StatesError>;
@@ -259,6 +274,21 @@ pub trait QueryLanguage: Sync {
         index: usize,
         item: &Value,
     ) -> Result<Value, StatesError>;
+
+    /// An ItemReader's or ResultWriter's `Parameters`/`Arguments` or a `BatchInput` (`field`)
+    /// evaluated on an input.
+    fn payload(
+        &self,
+        field: &str,
+        payload: &Payload,
+        input: &Value,
+        scope: &Scope<'_>,
+    ) -> Result<Value, StatesError> {
+        match payload {
+            Payload::Paths(template) => self.render(template, input, scope),
+            Payload::Expressions(template) => jsonata::eval_template(field, template, input, scope),
+        }
+    }
 
     /// A payload template rendered against an input (ItemReader and ResultWriter parameters,
     /// `ItemBatcher.BatchInput`).
@@ -292,5 +322,23 @@ pub fn language(state: &State) -> &'static dyn QueryLanguage {
     match state.language {
         Language::JsonPath => &jsonpath::JsonPathLanguage,
         Language::Jsonata => &jsonata::JsonataLanguage,
+    }
+}
+
+/// The value of a run-time numeric field (`field`): `None` for a literal, else what its `…Path`
+/// selects or its JSONata expression returns (the caller checks the type).
+pub fn read_dynamic<T>(
+    language: &(impl QueryLanguage + ?Sized),
+    field: &str,
+    dynamic: &Dynamic<T>,
+    input: &Value,
+    scope: &Scope<'_>,
+) -> Result<Option<Value>, StatesError> {
+    match dynamic {
+        Dynamic::Fixed(_) => Ok(None),
+        Dynamic::Path(path) => language.select(path, input, scope).map(Some),
+        Dynamic::Expression(expression) => {
+            language.expression(field, expression, input, scope).map(Some)
+        }
     }
 }

@@ -87,6 +87,7 @@ impl Parser {
                         Dynamic::Fixed(u32::try_from(value).unwrap_or(u32::MAX))
                     }
                     Dynamic::Path(path) => Dynamic::Path(path),
+                    Dynamic::Expression(expression) => Dynamic::Expression(expression),
                 })
             });
         let retry = self.retriers(path, entries);
@@ -271,9 +272,10 @@ impl Parser {
             at,
             "ItemReader.",
             entries,
-            &["Resource", "Parameters", "ReaderConfig"],
+            &["Resource", self.payload_key(), "ReaderConfig"],
             "an ItemReader",
         );
+        let payload_key = format!("ItemReader.{}", self.payload_key());
         let is_listing = match get(entries, "Resource") {
             Some(Node::String(resource)) => match states_integration(resource).as_deref() {
                 Some("s3:listObjectsV2") => Ok(true),
@@ -294,19 +296,17 @@ impl Parser {
             )),
             None => Err(self.report(at, "ItemReader.Resource", "is required")),
         };
-        let parameters = match (get(entries, "Parameters"), &is_listing) {
+        let parameters = match (get(entries, self.payload_key()), &is_listing) {
             (Some(node), Ok(true)) => {
-                self.s3_parameters(at, "ItemReader.Parameters", node, &["Bucket"], &["Prefix"])
+                self.s3_parameters(at, &payload_key, node, &["Bucket"], &["Prefix"])
             }
             (Some(node), Ok(false)) => {
-                self.s3_parameters(at, "ItemReader.Parameters", node, &["Bucket", "Key"], &[])
+                self.s3_parameters(at, &payload_key, node, &["Bucket", "Key"], &[])
             }
             (Some(_), Err(Reported)) => Err(Reported),
-            (None, _) => Err(self.report(
-                at,
-                "ItemReader.Parameters",
-                "is required (Bucket, and Prefix or Key)",
-            )),
+            (None, _) => {
+                Err(self.report(at, &payload_key, "is required (Bucket, and Prefix or Key)"))
+            }
         };
         let config: &[(String, Node)] = match get(entries, "ReaderConfig") {
             None => &[],
@@ -492,8 +492,15 @@ impl Parser {
             1,
             MAX_BATCH_BYTES,
         );
-        let batch_input =
-            self.opt_template(at, "ItemBatcher.BatchInput", get(entries, "BatchInput"));
+        let batch_input = match (self.language, get(entries, "BatchInput")) {
+            (_, None) => Ok(None),
+            (Language::JsonPath, node) => {
+                self.opt_template(at, "ItemBatcher.BatchInput", node).map(|t| t.map(Payload::Paths))
+            }
+            (Language::Jsonata, node) => self
+                .jsonata_template(at, "ItemBatcher.BatchInput", node)
+                .map(|t| t.map(Payload::Expressions)),
+        };
         let has_limit = [
             "MaxItemsPerBatch",
             "MaxItemsPerBatchPath",
@@ -535,9 +542,10 @@ impl Parser {
             at,
             "ResultWriter.",
             entries,
-            &["Resource", "Parameters"],
+            &["Resource", self.payload_key()],
             "a ResultWriter",
         );
+        let payload_key = format!("ResultWriter.{}", self.payload_key());
         let resource = match get(entries, "Resource") {
             Some(Node::String(resource)) if states_integration(resource).as_deref() == Some("s3:putObject") => Ok(()),
             Some(Node::String(resource)) => Err(self.report(
@@ -550,22 +558,27 @@ impl Parser {
             }
             None => Err(self.report(at, "ResultWriter.Resource", "is required")),
         };
-        let parameters = match get(entries, "Parameters") {
-            Some(node) => {
-                self.s3_parameters(at, "ResultWriter.Parameters", node, &["Bucket"], &["Prefix"])
+        let parameters = match get(entries, self.payload_key()) {
+            Some(node) => self.s3_parameters(at, &payload_key, node, &["Bucket"], &["Prefix"]),
+            None => {
+                Err(self.report(at, &payload_key, "is required (Bucket and optionally Prefix)"))
             }
-            None => Err(self.report(
-                at,
-                "ResultWriter.Parameters",
-                "is required (Bucket and optionally Prefix)",
-            )),
         };
         resource?;
         Ok(Some(ResultWriter { parameters: parameters? }))
     }
 
-    /// The `Parameters` of an S3 reader or writer: a payload template with exactly the given
-    /// keys (each literal or `.$`).
+    /// The payload key of an S3 reader or writer: `Parameters`, or `Arguments` in JSONata.
+    pub(super) fn payload_key(&self) -> &'static str {
+        match self.language {
+            Language::JsonPath => "Parameters",
+            Language::Jsonata => "Arguments",
+        }
+    }
+
+    /// The `Parameters` (`Arguments`) of an S3 reader or writer: an object with exactly the
+    /// given keys (each literal, `.$` in JSONPath, `{% … %}` in JSONata), or in JSONata one
+    /// expression (its keys are checked when it is evaluated).
     fn s3_parameters(
         &mut self,
         at: Option<&str>,
@@ -573,7 +586,15 @@ impl Parser {
         node: &Node,
         required: &[&str],
         optional: &[&str],
-    ) -> Parsed<PayloadTemplate> {
+    ) -> Parsed<Payload> {
+        if self.language == Language::Jsonata
+            && let Node::String(text) = node
+            && crate::jsonata::is_expression(text)
+        {
+            return Template::parse(&node.to_value())
+                .map(Payload::Expressions)
+                .map_err(|message| self.report(at, field, message));
+        }
         let Some(entries) = node.as_object() else {
             return Err(self.report(
                 at,
@@ -601,7 +622,12 @@ impl Parser {
                 complete = false;
             }
         }
-        let template = self.template(at, field, node);
+        let template = match self.language {
+            Language::JsonPath => self.template(at, field, node).map(Payload::Paths),
+            Language::Jsonata => Template::parse(&node.to_value())
+                .map(Payload::Expressions)
+                .map_err(|message| self.report(at, field, message)),
+        };
         if !complete {
             return Err(Reported);
         }
@@ -657,9 +683,12 @@ impl Parser {
             (Some(_), Some(_)) => {
                 Err(self.report(at, path_key, format!("cannot be given together with {key}")))
             }
-            (Some(node), None) => self
-                .number(at, key, node, 0.0, Some(100.0))
-                .map(|value| Some(Dynamic::Fixed(value))),
+            (Some(node), None) => match self.dynamic_expression(at, key, node) {
+                Some(expression) => expression.map(|e| Some(Dynamic::Expression(e))),
+                None => self
+                    .number(at, key, node, 0.0, Some(100.0))
+                    .map(|value| Some(Dynamic::Fixed(value))),
+            },
             (None, Some(node)) => {
                 self.value_path(at, path_key, node).map(|path| Some(Dynamic::Path(path)))
             }

@@ -44,7 +44,8 @@ impl Parser {
             Err(Reported) => Err(Reported),
         };
         if let Ok(resource) = &resource {
-            self.check_integration_parameters(path, resource, get(entries, "Parameters"));
+            let key = self.payload_key();
+            self.check_integration_parameters(path, resource, (key, get(entries, key)));
         }
         let timeout = self.dynamic_int(at, "", entries, "TimeoutSeconds", 1, MAX_SECONDS);
         let heartbeat = self.dynamic_int(at, "", entries, "HeartbeatSeconds", 1, MAX_SECONDS);
@@ -75,7 +76,7 @@ impl Parser {
         &mut self,
         path: &str,
         resource: &Resource,
-        parameters: Option<&Node>,
+        (key, parameters): (&str, Option<&Node>),
     ) {
         let at = Some(path);
         let (integration, required, allowed): (&str, &str, &[&str]) = match resource {
@@ -96,16 +97,17 @@ impl Parser {
             None => {
                 self.report(
                     at,
-                    "Parameters",
+                    key,
                     format!("is required for {integration}: it must give {required}"),
                 );
                 return;
             }
         };
+        let payload_key = key;
         let mut has_required = false;
         for (key, value) in entries {
             let name = key.strip_suffix(".$").unwrap_or(key);
-            let field = format!("Parameters.{key}");
+            let field = format!("{payload_key}.{key}");
             if name == required {
                 has_required = true;
             } else if !allowed.contains(&name) {
@@ -130,11 +132,11 @@ impl Parser {
             }
         }
         if !has_required {
-            self.report(
-                at,
-                "Parameters",
-                format!("{integration} needs {required} (or {required}.$)"),
-            );
+            let message = match self.language {
+                Language::JsonPath => format!("{integration} needs {required} (or {required}.$)"),
+                Language::Jsonata => format!("{integration} needs {required}"),
+            };
+            self.report(at, payload_key, message);
         }
     }
 

@@ -10,25 +10,29 @@ use crate::error::{StatesError, names};
 /// The children's inputs: the items themselves without an ItemBatcher, else their batches.
 pub(super) fn batches(call: &MapCall<'_>, items: Vec<Value>) -> Result<Vec<Value>, StatesError> {
     let Some(batcher) = &call.map.item_batcher else { return Ok(items) };
-    let read = |field: &Option<Dynamic<u64>>| -> Result<Option<u64>, StatesError> {
+    let read = |name: &str, field: &Option<Dynamic<u64>>| -> Result<Option<u64>, StatesError> {
         match field {
             Some(Dynamic::Fixed(n)) => Ok(Some(*n)),
-            Some(Dynamic::Path(path)) => {
-                let value = call.select(path)?;
+            Some(dynamic) => {
+                let value = call.dynamic(name, dynamic)?;
                 value.as_u64().map(Some).ok_or_else(|| {
                     StatesError::new(
                         names::RUNTIME,
-                        format!("{} is not a positive integer: {value}", path.as_str()),
+                        format!("{} is not a positive integer: {value}", dynamic.source()),
                     )
                 })
             }
             None => Ok(None),
         }
     };
-    let max_items = read(&batcher.max_items_per_batch)?.unwrap_or(u64::MAX).max(1);
-    let max_bytes = read(&batcher.max_input_bytes_per_batch)?.unwrap_or(262_144);
+    let max_items =
+        read("MaxItemsPerBatch", &batcher.max_items_per_batch)?.unwrap_or(u64::MAX).max(1);
+    let max_bytes =
+        read("MaxInputBytesPerBatch", &batcher.max_input_bytes_per_batch)?.unwrap_or(262_144);
     let batch_input = match &batcher.batch_input {
-        Some(template) => Some(call.language.render(template, call.effective, &call.scope)?),
+        Some(payload) => {
+            Some(call.language.payload("BatchInput", payload, call.effective, &call.scope)?)
+        }
         None => None,
     };
     Ok(group(items, max_items, max_bytes)

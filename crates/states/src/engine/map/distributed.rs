@@ -43,15 +43,20 @@ impl Tolerance {
     fn of(call: &MapCall<'_>) -> Result<Tolerance, StatesError> {
         let count = match &call.map.tolerated_failure_count {
             Some(Dynamic::Fixed(n)) => Some(*n),
-            Some(Dynamic::Path(path)) => Some(call.select(path)?.as_u64().ok_or_else(|| {
-                StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative.")
-            })?),
+            Some(dynamic) => {
+                Some(call.dynamic("ToleratedFailureCount", dynamic)?.as_u64().ok_or_else(|| {
+                    StatesError::new(names::RUNTIME, "ToleratedFailureCount cannot be negative.")
+                })?)
+            }
             None => None,
         };
         let percentage = match &call.map.tolerated_failure_percentage {
             Some(Dynamic::Fixed(p)) => Some(*p),
-            Some(Dynamic::Path(path)) => {
-                let value = call.select(path)?.as_f64().filter(|p| (0.0..=100.0).contains(p));
+            Some(dynamic) => {
+                let value = call
+                    .dynamic("ToleratedFailurePercentage", dynamic)?
+                    .as_f64()
+                    .filter(|p| (0.0..=100.0).contains(p));
                 Some(value.ok_or_else(|| {
                     StatesError::new(
                         names::RUNTIME,

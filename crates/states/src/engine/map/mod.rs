@@ -38,9 +38,11 @@ struct MapCall<'a> {
 }
 
 impl MapCall<'_> {
-    /// A `…Path` field read from the effective input.
-    fn select(&self, path: &crate::jsonpath::JsonPath) -> Result<Value, StatesError> {
-        self.language.select(path, self.effective, &self.scope)
+    /// A `…Path` field read from the effective input, or a JSONata expression field
+    /// (`field`) evaluated on it; never called for a literal.
+    fn dynamic<T>(&self, field: &str, dynamic: &Dynamic<T>) -> Result<Value, StatesError> {
+        crate::query::read_dynamic(self.language, field, dynamic, self.effective, &self.scope)
+            .map(Option::unwrap_or_default)
     }
 
     /// The items at `ItemsPath` (a JSON array). Anything else fails with AWS's cause
@@ -80,16 +82,25 @@ impl MapCall<'_> {
     fn concurrency(&self, default: usize) -> Result<usize, StatesError> {
         let value = match &self.map.max_concurrency {
             Some(Dynamic::Fixed(n)) => u64::from(*n),
-            Some(Dynamic::Path(path)) => {
+            Some(dynamic) => {
                 let empty = json!({});
-                let value =
-                    self.language.select(path, self.effective, &self.scope.with_context(&empty))?;
+                let (field, value) = match dynamic {
+                    Dynamic::Path(path) => (
+                        "MaxConcurrencyPath",
+                        self.language.select(
+                            path,
+                            self.effective,
+                            &self.scope.with_context(&empty),
+                        )?,
+                    ),
+                    _ => ("MaxConcurrency", self.dynamic("MaxConcurrency", dynamic)?),
+                };
                 value.as_u64().ok_or_else(|| {
                     StatesError::new(
                         names::RUNTIME,
                         format!(
-                            "MaxConcurrencyPath {} is not a non-negative integer: {value}",
-                            path.as_str()
+                            "{field} {} is not a non-negative integer: {value}",
+                            dynamic.source()
                         ),
                     )
                 })?

@@ -83,14 +83,18 @@ impl Engine {
         };
         let max_items = match &reader.max_items {
             Some(Dynamic::Fixed(n)) => Some(*n),
-            Some(Dynamic::Path(path)) => {
-                let value = call.select(path)?;
+            Some(dynamic) => {
+                let value = call.dynamic("MaxItems", dynamic)?;
+                let field = match dynamic {
+                    Dynamic::Path(_) => "MaxItemsPath",
+                    _ => "MaxItems",
+                };
                 Some(value.as_u64().ok_or_else(|| {
                     StatesError::new(
                         names::RUNTIME,
                         format!(
-                            "MaxItemsPath {} is not a non-negative integer: {value}",
-                            path.as_str()
+                            "{field} {} is not a non-negative integer: {value}",
+                            dynamic.source()
                         ),
                     )
                 })?)

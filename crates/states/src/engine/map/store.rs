@@ -12,9 +12,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::MapCall;
+use crate::asl::Payload;
 use crate::engine::Engine;
 use crate::error::StatesError;
-use crate::jsonpath::PayloadTemplate;
 use crate::resolve::{BoxFuture, ItemStore, ItemStoreError};
 
 /// Transient store failures are tried this many more times.
@@ -45,7 +45,7 @@ impl Engine {
     /// store configured, fails with `error` (the reader's or writer's error name).
     pub(super) fn s3_call(
         &self,
-        template: &PayloadTemplate,
+        payload: &Payload,
         call: &MapCall<'_>,
         error: &str,
         what: &str,
@@ -53,7 +53,11 @@ impl Engine {
         let store = self.store.as_ref().ok_or_else(|| {
             StatesError::new(error, format!("no object store is configured for the {what}"))
         })?;
-        let parameters = call.language.render(template, call.effective, &call.scope)?;
+        let field = match payload {
+            Payload::Paths(_) => format!("{what}.Parameters"),
+            Payload::Expressions(_) => format!("{what}.Arguments"),
+        };
+        let parameters = call.language.payload(&field, payload, call.effective, &call.scope)?;
         let bucket =
             parameters.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok((store, parameters, bucket))
