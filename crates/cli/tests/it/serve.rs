@@ -568,6 +568,25 @@ fn the_aws_cli_redrives_a_failed_pipeline_run_and_only_the_unfinished_batches_ru
     let refused = again.err().unwrap_or_default();
     assert!(refused.contains("ExecutionNotRedrivable"), "{refused}");
     assert!(refused.contains("Execution is SUCCEEDED and cannot be redriven"), "{refused}");
+
+    // graphetl's own AWS commands against the same server: `failures` reads the Map Run's
+    // ResultWriter files from S3 and the redrive count from DescribeExecution; `redrive` calls
+    // RedriveExecution and reports the refusal.
+    let on_server = |args: &[&str]| {
+        let no_config = scratch.path().join("no-aws-config");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_graphetl"));
+        super::on_local_s3(&mut command, &server.s3, &no_config);
+        command.env("AWS_ENDPOINT_URL_SFN", &server.states).args(args).output()
+    };
+    let failures = on_server(&["failures", &arn, "--bucket", "graphetl-local"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = super::text(&failures.stdout);
+    assert!(failures.status.success(), "{stdout}{}", super::text(&failures.stderr));
+    assert!(stdout.contains("no failed items (SUCCEEDED, redriven once)"), "{stdout}");
+    let redrive = on_server(&["redrive", &arn, "--no-wait"]).unwrap_or_else(|e| panic!("{e}"));
+    let stderr = super::text(&redrive.stderr);
+    assert_eq!(redrive.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ExecutionNotRedrivable"), "{stderr}");
 }
 
 #[test]
