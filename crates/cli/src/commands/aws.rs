@@ -233,6 +233,23 @@ impl Aws {
         Ok(out.execution_arn().to_owned())
     }
 
+    /// Follows an execution until it ends, prints how it ended (with its redrives, if any) and
+    /// gives the command's exit code: 0 when it SUCCEEDED, 1 otherwise.
+    pub(crate) async fn follow_to_exit(&self, arn: &str) -> anyhow::Result<std::process::ExitCode> {
+        let done = self.follow(arn, Duration::from_secs(5)).await?;
+        let redriven = match done.redrive_count {
+            0 => String::new(),
+            n => format!(" after {n} redrive(s)"),
+        };
+        let error = done.error.map(|e| format!(" ({e}: {})", done.cause.unwrap_or_default()));
+        eprintln!("{}: {}{redriven}{}", done.name, done.status, error.unwrap_or_default());
+        Ok(if done.status == "SUCCEEDED" {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        })
+    }
+
     /// Follows an execution until it ends, printing a progress line now and then.
     pub(crate) async fn follow(&self, arn: &str, every: Duration) -> anyhow::Result<Described> {
         let started = Instant::now();

@@ -181,15 +181,6 @@ fn run_on_aws(args: &Args) -> anyhow::Result<ExitCode> {
         if args.no_wait {
             return Ok(ExitCode::SUCCESS);
         }
-        let done = aws.follow(&arn, std::time::Duration::from_secs(5)).await?;
-        eprintln!(
-            "{}: {}{}",
-            done.name,
-            done.status,
-            done.error
-                .map(|e| format!(" ({e}: {})", done.cause.unwrap_or_default()))
-                .unwrap_or_default()
-        );
-        Ok(if done.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        aws.follow_to_exit(&arn).await
     })
 }

@@ -287,10 +287,7 @@ impl QueryLanguage for JsonataLanguage {
     ) -> Result<Value, StatesError> {
         match &map.jsonata_item_selector {
             Some(template) => {
-                let mut item_context = scope.context.clone();
-                if let Value::Object(object) = &mut item_context {
-                    object.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
-                }
+                let item_context = super::item_context(scope.context, index, item);
                 let scope = scope.with_context(&item_context);
                 eval("ItemSelector", template, states(effective, None, None, &scope), &scope)
             }

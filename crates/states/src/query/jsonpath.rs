@@ -185,10 +185,7 @@ impl QueryLanguage for JsonPathLanguage {
     ) -> Result<Value, StatesError> {
         match &map.item_selector {
             Some(template) => {
-                let mut item_context = scope.context.clone();
-                if let Value::Object(object) = &mut item_context {
-                    object.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
-                }
+                let item_context = super::item_context(scope.context, index, item);
                 self.render(template, effective, &scope.with_context(&item_context))
             }
             None => Ok(item.clone()),

@@ -317,6 +317,16 @@ pub trait QueryLanguage: Sync {
     ) -> Result<Value, StatesError>;
 }
 
+/// The context object of one Map item: the Map state's context with `Map.Item.Index` and
+/// `Map.Item.Value` (`$$.Map.Item…` in JSONPath, `$states.context.Map.Item…` in JSONata).
+pub(crate) fn item_context(context: &Value, index: usize, item: &Value) -> Value {
+    let mut item_context = context.clone();
+    if let Value::Object(object) = &mut item_context {
+        object.insert("Map".into(), serde_json::json!({"Item": {"Index": index, "Value": item}}));
+    }
+    item_context
+}
+
 /// The query language a state is written in (its own `QueryLanguage`, else the definition's).
 pub fn language(state: &State) -> &'static dyn QueryLanguage {
     match state.language {
