@@ -92,9 +92,18 @@ where
     .await
 }
 
+/// Deadlines below this many milliseconds (2001-09-09 as an epoch time) are not epoch times.
+/// Lambda sends `Lambda-Runtime-Deadline-Ms` as Unix time in milliseconds; local emulators do
+/// not always: `cargo lambda watch` (1.9.2) sends `600000`, a duration.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
 /// The [`Instant`] of a deadline given in milliseconds since the epoch (the Lambda context's),
-/// seen at `now`; a deadline already past is "now".
+/// seen at `now`; a deadline already past is "now". A value too small to be an epoch time is
+/// taken as milliseconds from now, so a step run under an emulator is not cut off at once.
 pub fn deadline_instant(deadline_epoch_ms: u64, now: SystemTime) -> Instant {
+    if deadline_epoch_ms < EPOCH_MS_FLOOR {
+        return Instant::now() + Duration::from_millis(deadline_epoch_ms);
+    }
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_epoch_ms);
     let left = deadline.duration_since(now).unwrap_or(Duration::ZERO);
     Instant::now() + left

@@ -333,9 +333,15 @@ fn settings_and_deadline() {
     });
     let athena = settings.map(|s| s.athena).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((athena.database.as_str(), athena.workgroup.as_str()), ("glue_db", "wg"));
-    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+    // 2026-11-20T04:00:00Z, in epoch milliseconds.
+    let now_ms: u64 = 1_795_665_600_000;
+    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(now_ms);
     let before = std::time::Instant::now();
-    let in_a_minute = deadline_instant(1_060_000, now);
+    let in_a_minute = deadline_instant(now_ms + 60_000, now);
     assert!(in_a_minute >= before + std::time::Duration::from_secs(60));
-    assert!(deadline_instant(999_000, now) <= std::time::Instant::now());
+    assert!(in_a_minute <= std::time::Instant::now() + std::time::Duration::from_secs(60));
+    assert!(deadline_instant(now_ms - 1_000, now) <= std::time::Instant::now());
+    // cargo lambda watch sends a duration (600000) where Lambda sends an epoch time.
+    let emulated = deadline_instant(600_000, now);
+    assert!(emulated >= before + std::time::Duration::from_secs(599));
 }
