@@ -1,7 +1,8 @@
 //! infra/template.yaml against the code it deploys: every `${Placeholder}` of an ASL file is
 //! filled by the DefinitionSubstitutions of the state machine that loads it, every
-//! DefinitionUri exists, and every Lambda binary has a function built from cargo-lambda's
-//! output folder.
+//! DefinitionUri exists, every Lambda binary has a function `sam build` builds from the lambda
+//! crate, and the observability settings (state machine logs at ERROR without execution data,
+//! X-Ray as the `XRayTracing` option) hold.
 //!
 //! The template is read as text with a minimal, indentation-based reader (no YAML dependency):
 //! enough for the block mappings the template uses, not a general YAML parser.
@@ -276,4 +277,49 @@ fn the_template_wires_the_security_settings_the_code_reads() {
         .map(|e| e.body.join("\n"))
         .unwrap_or_default();
     assert!(lifecycle.contains("NoncurrentVersionExpiration"), "{lifecycle}");
+}
+
+/// Both state machines log to their own log group at ERROR without execution data (inputs and
+/// outputs can hold source records), and X-Ray on the functions and state machines follows the
+/// `XRayTracing` parameter.
+#[test]
+fn state_machines_log_errors_only_and_tracing_is_an_option() {
+    let template = read(&repo().join("infra/template.yaml"));
+    let all = resources(&template);
+    let machines: Vec<&Resource<'_>> =
+        all.iter().filter(|r| r.kind == "AWS::Serverless::StateMachine").collect();
+    assert_eq!(machines.len(), 2, "the pipeline and process-files state machines");
+    for machine in machines {
+        let logging = entry(&machine.properties, "Logging")
+            .map(|e| entries(&e.body))
+            .unwrap_or_else(|| panic!("{}: no Logging", machine.id));
+        assert_eq!(entry(&logging, "Level").map(|e| e.value), Some("ERROR"), "{}", machine.id);
+        assert_eq!(
+            entry(&logging, "IncludeExecutionData").map(|e| e.value),
+            Some("false"),
+            "{}",
+            machine.id
+        );
+        let destinations = entry(&logging, "Destinations").map_or(Vec::new(), |e| e.body.clone());
+        let group = destinations
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("LogGroupArn:"))
+            .and_then(|v| referenced_id(v.trim()))
+            .unwrap_or_else(|| panic!("{}: no log group", machine.id));
+        let log_group = all
+            .iter()
+            .find(|r| r.id == group)
+            .unwrap_or_else(|| panic!("{}: log group {group} is not in the template", machine.id));
+        assert!(entry(&log_group.properties, "RetentionInDays").is_some(), "{group}: retention");
+        let tracing =
+            entry(&machine.properties, "Tracing").map_or(Vec::new(), |e| entries(&e.body));
+        assert_eq!(
+            entry(&tracing, "Enabled").map(|e| e.value),
+            Some("!If [UseXRay, true, false]"),
+            "{}",
+            machine.id
+        );
+    }
+    assert!(template.contains("    Tracing: !If [UseXRay, Active, PassThrough]\n"));
+    assert!(template.contains("  UseXRay: !Equals [!Ref XRayTracing, 'true']\n"));
 }
