@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Aggregation benchmark: `graphetl aggregate` (DataFusion, the dataset's SQL) over 1,000,000
-curated service-call rows, and the same aggregation in pandas when pandas + pyarrow are present.
+curated service-call rows, beside DuckDB running the same SQL and the same aggregation in
+pandas, in one run (each peer when its package is installed).
 
+    pip install duckdb pandas pyarrow
     cargo build --release -p graphetl-cli
-    python3 bench/aggregate_bench.py [--graphetl PATH] [--rows N] [--runs 3]
+    python3 bench/aggregate_bench.py [--graphetl PATH] [--rows N] [--runs 3] [--peers duckdb,pandas]
 
 1. Generates N clean service-call rows (default 1,000,000; seeded, every row valid) as --files
    headered CSV files matching bench/service-calls-csv.toml: 120 services with power-law
@@ -20,6 +22,11 @@ curated service-call rows, and the same aggregation in pandas when pandas + pyar
    pandas, exact quantiles) the same way, compares its results with graphetl's (pairs, requests,
    errors, bytes exactly; percentiles as relative differences, since the SQL's
    approx_percentile is a t-digest) and reports the ratios.
+5. If `import duckdb` works: times bench/duckdb_aggregate.py (the dataset's own edges.sql and
+   services.sql, unchanged, over the same Parquet; approx_percentile as exact quantile_cont, as
+   graphetl's local engine computes it) the same way and compares its edges with graphetl's:
+   pairs, requests, errors and bytes exactly, percentiles as relative differences (both exact).
+   Target: graphetl >= 1x DuckDB's rows/s.
 
 A benchmark, not a timed test: it exits non-zero only when a tool fails or the results disagree
 on counts. Wall time is measured around each child process (start-up included); peak RSS comes
@@ -251,7 +258,7 @@ def compare(g_edges: list[dict], p_edges: list[dict]) -> dict:
 
 def versions() -> str:
     parts = [f"python {platform.python_version()}"]
-    for pkg in ("pandas", "pyarrow"):
+    for pkg in ("duckdb", "pandas", "pyarrow"):
         try:
             parts.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
@@ -260,7 +267,7 @@ def versions() -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="graphetl aggregate benchmark (and the pandas baseline)")
+    p = argparse.ArgumentParser(description="graphetl aggregate benchmark beside DuckDB and pandas")
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     p.add_argument("--graphetl", default=str(target / "release" / "graphetl"),
                    help="graphetl binary (default $CARGO_TARGET_DIR or target/, release/graphetl)")
@@ -270,7 +277,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=3, help="timed runs per tool (default 3)")
     p.add_argument("--work", default=str(BENCH / "out" / "aggregate"),
                    help="work dir (default bench/out/aggregate)")
-    p.add_argument("--skip-pandas", action="store_true", help="graphetl only")
+    p.add_argument("--skip-pandas", action="store_true", help="leave pandas out")
+    p.add_argument("--peers", default="duckdb,pandas",
+                   help="comma-separated peers: duckdb, pandas (default both; empty for none)")
     p.add_argument("--json-out", default=None, help="also write all figures as JSON to this file")
     a = p.parse_args(argv)
     graphetl, work = Path(a.graphetl).resolve(), Path(a.work).resolve()
@@ -302,10 +311,34 @@ def main(argv=None) -> int:
     g["rows_per_s"] = rows / g["seconds"]
     results = [g]
 
-    have_pandas = subprocess.run([sys.executable, "-c", "import pandas, pyarrow"],
-                                 capture_output=True, check=False).returncode == 0
+    peers = [name.strip() for name in a.peers.split(",") if name.strip()]
+    if a.skip_pandas:
+        peers = [name for name in peers if name != "pandas"]
+    have = lambda modules: subprocess.run([sys.executable, "-c", f"import {modules}"],  # noqa: E731
+                                          capture_output=True, check=False).returncode == 0
+    have_pandas = "pandas" in peers and have("pandas, pyarrow")
     summary: dict = {"rows": rows, "cpus": os.cpu_count(), "versions": versions()}
-    if have_pandas and not a.skip_pandas:
+    if "duckdb" in peers and have("duckdb"):
+        d_out = work / "duckdb-out"
+        dk = runs("duckdb", [sys.executable, str(BENCH / "duckdb_aggregate.py"),
+                             "--curated", str(curated), "--out", str(d_out)], a.runs, work)
+        dk["rows_per_s"] = rows / dk["seconds"]
+        results.append(dk)
+        cmp = compare(g_edges, read_csv(d_out / "edges.csv"))
+        services = read_csv(d_out / "services.csv")
+        same_services = sorted((r["name"], int(r["requests_in"]), int(r["requests_out"])) for r in services) \
+            == sorted((r["name"], r["requests_in"], r["requests_out"]) for r in g_services)
+        summary["comparison_duckdb"] = {**cmp, "services_equal": same_services}
+        agree = cmp["pairs"][0] == cmp["pairs"][1] and cmp["mismatched"] == 0 and same_services
+        ok = ok and agree
+        worst = max(max(cmp["median_rel_diff"].values()), max(cmp["max_rel_diff_big"].values()))
+        print(f"  duckdb vs graphetl: {cmp['pairs'][1]:,} vs {cmp['pairs'][0]:,} edges, "
+              f"{cmp['mismatched']} with different requests/errors/bytes; services "
+              f"{'equal' if same_services else 'DIFFERENT'}; percentiles (both exact) differ by at most "
+              f"{worst:.2e} (relative, on the pairs compared)")
+    elif "duckdb" in peers:
+        print("duckdb missing: no DuckDB peer (pip install duckdb)")
+    if have_pandas:
         p_out = work / "pandas-out"
         pd_ = runs("pandas", [sys.executable, str(BENCH / "pandas_aggregate.py"),
                               "--curated", str(curated), "--out", str(p_out)], a.runs, work)
@@ -321,8 +354,8 @@ def main(argv=None) -> int:
               f"{cmp['mismatched']} with different requests/errors/bytes; percentiles "
               f"(t-digest vs exact) differ by a median of {median}; at most {big} over the "
               f"{cmp['big_pairs']:,} pairs with >= {BIG_GROUP:,} requests")
-    elif not a.skip_pandas:
-        print("pandas or pyarrow missing: graphetl only (pip install pandas pyarrow)")
+    elif "pandas" in peers:
+        print("pandas or pyarrow missing: no pandas peer (pip install pandas pyarrow)")
 
     print(f"\n## {rows:,} curated rows, median of {a.runs} runs\n")
     print("| tool | seconds (median) | rows/s | CPU s | peak RSS MiB |")
@@ -331,12 +364,13 @@ def main(argv=None) -> int:
         print(f"| {r['tool']} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} | {r['cpu_s']:.2f} "
               f"| {r['peak_rss_mib']:,.0f} |")
     print()
-    if len(results) == 2:
-        speed = results[0]["rows_per_s"] / results[1]["rows_per_s"]
-        rss = results[0]["peak_rss_mib"] / results[1]["peak_rss_mib"]
-        summary["ratios"] = {"rows_per_s": speed, "peak_rss": rss}
-        print(f"- rows/s ratio (graphetl / pandas): **{speed:.1f}×**")
-        print(f"- peak RSS ratio (graphetl / pandas): **{rss:.2f}×**")
+    summary["ratios"] = {}
+    for peer in results[1:]:
+        speed = results[0]["rows_per_s"] / peer["rows_per_s"]
+        rss = results[0]["peak_rss_mib"] / peer["peak_rss_mib"]
+        summary["ratios"][peer["tool"]] = {"rows_per_s": speed, "peak_rss": rss}
+        goal = f" — target ≥ 1× → {'PASS' if speed >= 1.0 else 'FAIL'}" if peer["tool"] == "duckdb" else ""
+        print(f"- graphetl / {peer['tool']}: **{speed:.2f}×** the rows/s{goal}, **{rss:.2f}×** the peak RSS")
     summary["results"] = [{k: v for k, v in r.items() if k != "stdout"} for r in results]
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(summary, indent=2, default=str) + "\n")

@@ -1,30 +1,39 @@
 #!/usr/bin/env python3
-"""Transform benchmark: graphetl vs the pandas + pyarrow baseline on a messy service-calls CSV.
+"""Transform benchmark: graphetl vs DuckDB, Polars and the pandas + pyarrow baseline on a messy
+service-calls CSV, side by side in one run.
 
+    pip install duckdb polars pandas pyarrow
     cargo build --release -p graphetl-cli
-    python3 bench/transform_bench.py                      # 1,000,000 rows, both tools
-    python3 bench/transform_bench.py --gb 1               # + a ~1 GiB input, graphetl only
+    python3 bench/transform_bench.py                      # 1,000,000 rows, every tool
+    python3 bench/transform_bench.py --gb 1               # + a ~1 GiB input (not pandas: it holds
+                                                          #   the whole file in memory)
+    python3 bench/transform_bench.py --peers duckdb       # graphetl and the named peers only
 
     cargo build --release -p graphetl-transform --example partitions_bench
     python3 bench/transform_bench.py --partitions         # many partitions, the engine only
 
-A benchmark, not a timed test: it prints a Markdown table (rows in/written/rejected, seconds,
-rows/s, peak RSS) and PASS/FAIL against the targets, and exits non-zero only when a tool crashes
-(or cannot be started), never because a target was missed.
+The peers (bench/duckdb_transform.py, bench/polars_transform.py, bench/pandas_transform.py) do
+the conversions of bench/service-calls-csv.toml and agree exactly with graphetl on rows written
+and rejected; the script warns when any two tools disagree.
 
-Targets (from the issue):
-  * graphetl rows/s >= 10x pandas rows/s
-  * graphetl peak RSS <= 0.25x pandas peak RSS
+A benchmark, not a timed test: it prints a Markdown table (rows in/written/rejected, seconds,
+rows/s, CPU seconds, peak RSS) and PASS/FAIL against the targets, and exits non-zero only when a
+tool crashes (or cannot be started), never because a target was missed.
+
+Targets (from the issues):
+  * graphetl rows/s >= 1.5x the fastest peer's, at <= 0.5x that peer's peak RSS (1M rows, GB)
+  * graphetl rows/s >= 10x pandas rows/s, peak RSS <= 0.25x pandas peak RSS
   * a ~1 GB input transformed by graphetl with peak RSS <= 512 MiB (--gb)
 
 Each tool runs as a child process; wall time is measured around the child, peak RSS is the
-child's ru_maxrss from os.wait4 (KiB on Linux). Input files are generated once per
-(rows, seed, generator version) under --work and reused.
+child's ru_maxrss from os.wait4 (KiB on Linux), CPU seconds are its user + system time. Input
+files are generated once per (rows, seed, generator version) under --work and reused.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -42,6 +51,14 @@ import gen_service_calls as gen  # noqa: E402
 
 SPEED_TARGET = 10.0        # graphetl rows/s / pandas rows/s >=
 RSS_TARGET = 0.25          # graphetl RSS / pandas RSS <=
+PEER_SPEED_TARGET = 1.5    # graphetl rows/s / fastest peer's rows/s >=
+PEER_RSS_TARGET = 0.5      # graphetl RSS / that peer's RSS <=
+# The peers: name in the table, script, Python module it needs, runs on the GB input.
+PEERS = {
+    "duckdb": ("duckdb", "duckdb_transform.py", "duckdb", True),
+    "polars": ("polars", "polars_transform.py", "polars", True),
+    "pandas": ("pandas+pyarrow", "pandas_transform.py", "pandas", False),
+}
 GB_RSS_TARGET_MIB = 512.0  # graphetl peak RSS on the GB input <=
 KEYS = ("rows_in", "rows_written", "rows_rejected")
 
@@ -161,16 +178,18 @@ def fmt_int(v) -> str:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| tool | rows in | rows written | rows rejected | seconds | rows/s | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| tool | rows in | rows written | rows rejected | seconds | rows/s | CPU s | rows/CPU-s | peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if r.get("seconds") is None:
-            lines.append(f"| {r['tool']} | – | – | – | – | – | – |")
+            lines.append(f"| {r['tool']} | – | – | – | – | – | – | – | – |")
             continue
         crashed = " (CRASHED)" if r["crashed"] else ""
+        cpu = r["user_s"] + r["sys_s"]
+        per_cpu = f"{r['rows_in'] / cpu:,.0f}" if isinstance(r["rows_in"], int) and cpu > 0 else "?"
         lines.append(f"| {r['tool']}{crashed} | {fmt_int(r['rows_in'])} | {fmt_int(r['rows_written'])} "
                      f"| {fmt_int(r['rows_rejected'])} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} "
-                     f"| {r['peak_rss_mib']:,.1f} |")
+                     f"| {cpu:.2f} | {per_cpu} | {r['peak_rss_mib']:,.1f} |")
     return "\n".join(lines)
 
 
@@ -184,12 +203,15 @@ def check_agreement(results: list[dict], meta: dict) -> None:
             if r.get(k) is not None and r[k] != expected[k]:
                 print(f"WARNING: {r['tool']} reports {k} = {r[k]:,}; the generator expects "
                       f"{expected[k]:,} (it planted {meta['bad_rows']:,} bad rows in {meta['rows']:,})")
-    if len(ok) == 2:
-        a, b = ok
-        for k in ("rows_written", "rows_rejected"):
-            if a.get(k) is not None and b.get(k) is not None and a[k] != b[k]:
-                print(f"WARNING: tools disagree on {k}: {a['tool']} {a[k]:,} vs {b['tool']} {b[k]:,} "
-                      f"(difference {a[k] - b[k]:+,}); conversion semantics differ")
+    for i, a in enumerate(ok):
+        for b in ok[i + 1:]:
+            for k in ("rows_written", "rows_rejected"):
+                if a.get(k) is not None and b.get(k) is not None and a[k] != b[k]:
+                    print(f"WARNING: tools disagree on {k}: {a['tool']} {a[k]:,} vs {b['tool']} {b[k]:,} "
+                          f"(difference {a[k] - b[k]:+,}); conversion semantics differ")
+    if len(ok) > 1 and all(r.get(k) == ok[0].get(k) for r in ok for k in KEYS):
+        print(f"- all {len(ok)} tools agree: {ok[0]['rows_written']:,} rows written, "
+              f"{ok[0]['rows_rejected']:,} rejected")
 
 
 def verdict(ok: bool) -> str:
@@ -198,7 +220,7 @@ def verdict(ok: bool) -> str:
 
 def versions() -> str:
     parts = [f"python {platform.python_version()}"]
-    for pkg in ("pandas", "pyarrow", "numpy"):
+    for pkg in ("duckdb", "polars", "pandas", "pyarrow", "numpy"):
         try:
             parts.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
@@ -249,17 +271,21 @@ def run_partitions(binary: Path, work: Path, seed: int) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="graphetl vs pandas+pyarrow transform benchmark")
+    p = argparse.ArgumentParser(description="graphetl vs DuckDB, Polars and pandas+pyarrow transform benchmark")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows in the main input (default 1000000)")
     p.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     p.add_argument("--graphetl", default=None, help="graphetl binary (default target/release/graphetl)")
     p.add_argument("--dataset", default=None, help="dataset spec (default bench/service-calls-csv.toml)")
     p.add_argument("--work", default=None, help="work dir for inputs and outputs (default bench/out)")
-    p.add_argument("--skip-pandas", action="store_true", help="run graphetl only (no ratios)")
+    p.add_argument("--peers", default="duckdb,polars,pandas",
+                   help="comma-separated peers to run beside graphetl: duckdb, polars, pandas "
+                        "(default all three; empty for none)")
+    p.add_argument("--skip-pandas", action="store_true", help="leave pandas out of --peers")
     p.add_argument("--skip-graphetl", action="store_true",
-                   help="run the pandas baseline only (to check the baseline itself)")
+                   help="run the peers only (to check the peers themselves)")
     p.add_argument("--gb", type=float, default=None,
-                   help="also transform a ~X GiB input with graphetl only and check peak RSS <= 512 MiB")
+                   help="also transform a ~X GiB input with graphetl, DuckDB and Polars and check "
+                        "graphetl's peak RSS <= 512 MiB")
     p.add_argument("--json-out", default=None, help="also write all results as JSON to this file")
     p.add_argument("--partitions", action="store_true",
                    help="only the many-partitions cases, with the partitions_bench example binary")
@@ -278,7 +304,18 @@ def main(argv=None) -> int:
     graphetl, dataset, work = graphetl.resolve(), dataset.resolve(), work.resolve()
     if a.rows <= 0:
         p.error("--rows must be positive")
-    if a.skip_pandas and a.skip_graphetl:
+    peers = [name.strip() for name in a.peers.split(",") if name.strip()]
+    unknown = [name for name in peers if name not in PEERS]
+    if unknown:
+        p.error(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+    if a.skip_pandas:
+        peers = [name for name in peers if name != "pandas"]
+    for name in list(peers):
+        if importlib.util.find_spec(PEERS[name][2]) is None:
+            print(f"WARNING: {PEERS[name][2]} is not installed (pip install {PEERS[name][2]}); "
+                  f"{name} is left out", file=sys.stderr)
+            peers.remove(name)
+    if not peers and a.skip_graphetl:
         p.error("nothing to run")
     if not a.skip_graphetl and not os.access(graphetl, os.X_OK):
         print(f"ERROR: graphetl binary not found or not executable: {graphetl}\n"
@@ -291,55 +328,76 @@ def main(argv=None) -> int:
     csv_path = work / f"service-calls-{a.rows}-s{a.seed}.csv"
     meta = ensure_input(csv_path, a.rows, a.seed, None)
 
-    results = []
-    if not a.skip_graphetl:
-        results.append(run_tool("graphetl", [str(graphetl), "transform", "--dataset", str(dataset),
-                                             "--input", str(csv_path),
-                                             "--output-dir", str(work / "graphetl")],
-                                work / "graphetl", meta["rows"]))
-    if not a.skip_pandas:
-        results.append(run_tool("pandas+pyarrow", [sys.executable, str(BENCH / "pandas_transform.py"),
-                                                   "--input", str(csv_path),
-                                                   "--output-dir", str(work / "pandas")],
-                                work / "pandas", meta["rows"]))
+    def run_all(path: Path, suffix: str, rows: int, gb: bool) -> list[dict]:
+        out = []
+        tag = suffix.strip().replace(" ", "-").strip("()")
+        if not a.skip_graphetl:
+            out.append(run_tool(f"graphetl{suffix}", [str(graphetl), "transform", "--dataset", str(dataset),
+                                                      "--input", str(path),
+                                                      "--output-dir", str(work / f"graphetl{tag}")],
+                                work / f"graphetl{tag}", rows))
+        for name in peers:
+            tool, script, _, on_gb = PEERS[name]
+            if gb and not on_gb:
+                print(f"{tool}: not run on the GB input (it reads the whole file into memory)")
+                continue
+            out.append(run_tool(f"{tool}{suffix}", [sys.executable, str(BENCH / script), "--input", str(path),
+                                                   "--output-dir", str(work / f"{name}{tag}")],
+                                work / f"{name}{tag}", rows))
+        return out
 
+    def ratios(results: list[dict], label: str) -> dict:
+        g = next((r for r in results if r["tool"].startswith("graphetl")), None)
+        done = [r for r in results if not r["crashed"] and r is not g]
+        if g is None or g["crashed"] or not done:
+            return {}
+        out = {}
+        cpu = g["user_s"] + g["sys_s"]
+        print(f"- graphetl: {g['rows_in'] / max(cpu, 1e-9):,.0f} rows per CPU-second "
+              f"({cpu:.2f} CPU s over {g['seconds']:.2f} s wall)")
+        for r in done:
+            speed, rss = g["rows_per_s"] / r["rows_per_s"], g["peak_rss_mib"] / r["peak_rss_mib"]
+            out[r["tool"]] = {"rows_per_s": speed, "peak_rss": rss}
+            print(f"- graphetl / {r['tool']}: **{speed:.2f}×** the rows/s at **{rss:.3f}×** the peak RSS")
+        fastest = max(done, key=lambda r: r["rows_per_s"])
+        speed, rss = out[fastest["tool"]]["rows_per_s"], out[fastest["tool"]]["peak_rss"]
+        print(f"- {label}, fastest peer {fastest['tool']}: rows/s ratio {speed:.2f}× — target ≥ "
+              f"{PEER_SPEED_TARGET:g}× → {verdict(speed >= PEER_SPEED_TARGET)}; peak RSS ratio {rss:.3f}× — "
+              f"target ≤ {PEER_RSS_TARGET:g}× → {verdict(rss <= PEER_RSS_TARGET)}")
+        pandas = next((r for r in done if r["tool"].startswith("pandas")), None)
+        if pandas:
+            speed, rss = out[pandas["tool"]]["rows_per_s"], out[pandas["tool"]]["peak_rss"]
+            print(f"- vs pandas: rows/s {speed:.1f}× — target ≥ {SPEED_TARGET:g}× → {verdict(speed >= SPEED_TARGET)}; "
+                  f"peak RSS {rss:.3f}× — target ≤ {RSS_TARGET:g}× → {verdict(rss <= RSS_TARGET)}")
+        return out
+
+    results = run_all(csv_path, "", meta["rows"], gb=False)
     print(f"\n## {meta['rows']:,}-row CSV ({meta['bytes'] / 2**20:,.0f} MiB, "
           f"{meta['bad_rows']:,} planted bad rows)\n")
     print(table(results))
     print()
     check_agreement(results, meta)
+    summary = {"input": {"path": str(csv_path), **meta}, "results": results,
+               "ratios": ratios(results, f"{meta['rows']:,} rows")}
 
-    summary = {"input": {"path": str(csv_path), **meta}, "results": results}
-    by = {r["tool"]: r for r in results}
-    g, pd_ = by.get("graphetl"), by.get("pandas+pyarrow")
-    if g and pd_ and not g["crashed"] and not pd_["crashed"]:
-        speed = g["rows_per_s"] / pd_["rows_per_s"]
-        rss = g["peak_rss_mib"] / pd_["peak_rss_mib"]
-        summary["ratios"] = {"rows_per_s": speed, "peak_rss": rss}
-        print(f"- rows/s ratio (graphetl / pandas): **{speed:.1f}×** — target ≥ {SPEED_TARGET:g}× "
-              f"→ {verdict(speed >= SPEED_TARGET)}")
-        print(f"- peak RSS ratio (graphetl / pandas): **{rss:.3f}×** — target ≤ {RSS_TARGET:g}× "
-              f"→ {verdict(rss <= RSS_TARGET)}")
-
-    if a.gb and not a.skip_graphetl:
+    if a.gb:
         target = int(a.gb * 2**30)
         gb_path = work / f"service-calls-{a.gb:g}gib-s{a.seed}.csv"
         print()
         gmeta = ensure_input(gb_path, min(a.rows, 1_000_000), a.seed, target)
-        r = run_tool("graphetl (GB input)", [str(graphetl), "transform", "--dataset", str(dataset),
-                                             "--input", str(gb_path),
-                                             "--output-dir", str(work / "graphetl-gb")],
-                     work / "graphetl-gb", gmeta["rows"])
-        results.append(r)
-        summary["gb"] = {"input": {"path": str(gb_path), **gmeta}, "result": r}
+        gb_results = run_all(gb_path, " (GB input)", gmeta["rows"], gb=True)
+        results.extend(gb_results)
         print(f"\n## ~{a.gb:g} GiB CSV ({gmeta['bytes'] / 2**20:,.0f} MiB, {gmeta['rows']:,} rows, "
               f"{gmeta['bad_rows']:,} planted bad rows)\n")
-        print(table([r]))
+        print(table(gb_results))
         print()
-        if not r["crashed"]:
-            check_agreement([r], gmeta)
-            print(f"- peak RSS: **{r['peak_rss_mib']:,.1f} MiB** — target ≤ {GB_RSS_TARGET_MIB:g} MiB "
-                  f"→ {verdict(r['peak_rss_mib'] <= GB_RSS_TARGET_MIB)}")
+        check_agreement(gb_results, gmeta)
+        summary["gb"] = {"input": {"path": str(gb_path), **gmeta}, "results": gb_results,
+                         "ratios": ratios(gb_results, f"~{a.gb:g} GiB")}
+        g = next((r for r in gb_results if r["tool"].startswith("graphetl")), None)
+        if g and not g["crashed"]:
+            print(f"- graphetl peak RSS: **{g['peak_rss_mib']:,.1f} MiB** — target ≤ {GB_RSS_TARGET_MIB:g} MiB "
+                  f"→ {verdict(g['peak_rss_mib'] <= GB_RSS_TARGET_MIB)}")
 
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(summary, indent=2, default=str) + "\n")
