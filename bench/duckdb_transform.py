@@ -90,34 +90,7 @@ import sys
 
 import duckdb
 
-NULL_TOKENS = ["", "NULL", "null", "NA", "N/A", "-"]
-
-# (output name, input field, type, required) in spec order -- same as pandas_transform.py
-COLUMNS = [
-    ("ts", "timestamp", "timestamp", True),
-    ("caller", "caller", "string", True),
-    ("callee", "callee", "string", True),
-    ("protocol", "protocol", "string", False),
-    ("endpoint", "endpoint", "string", False),
-    ("status", "status", "int", False),
-    ("latency_ms", "latency_ms", "float", True),
-    ("bytes", "bytes", "int", False),
-    ("ok", "success", "bool", False),
-    ("cost", "cost", "decimal", False),
-    ("tags", "tags", "list", False),
-]
-
-REASONS = {
-    "required": "required value is missing",
-    "timestamp": "not a timestamp in any of: iso8601, %Y-%m-%d %H:%M:%S%.f, epoch_millis",
-    "int": "not an integer",
-    "float": "not a number",
-    "bool": "not a boolean (y/n, 1/0, true/false, yes/no)",
-    "dec_syntax": "not a decimal number",
-    "dec_finite": "not a finite decimal number",
-    "dec_scale": "more than 4 decimal places for decimal(14,4)",
-    "dec_range": "out of range for decimal(14,4)",
-}
+from transform_rules import COLUMNS, NULL_TOKENS, REASONS  # noqa: E402
 
 WS = r"[\s\v]"
 # pandas format="ISO8601" (the forms it accepts that are replicated here), groups:

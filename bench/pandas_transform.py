@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-NULL_TOKENS = ["", "NULL", "null", "NA", "N/A", "-"]
+from transform_rules import COLUMNS, NULL_TOKENS  # noqa: E402
 BOOL_MAP = {"y": True, "yes": True, "1": True, "true": True,
             "n": False, "no": False, "0": False, "false": False}
 SCALE = Decimal("0.0001")          # decimal(14,4)
@@ -56,21 +56,6 @@ SCHEMA = pa.schema([
     pa.field("cost", pa.decimal128(14, 4)),
     pa.field("tags", pa.list_(pa.string())),
 ])
-
-# (output name, input field, type, required) in spec order
-COLUMNS = [
-    ("ts", "timestamp", "timestamp", True),
-    ("caller", "caller", "string", True),
-    ("callee", "callee", "string", True),
-    ("protocol", "protocol", "string", False),
-    ("endpoint", "endpoint", "string", False),
-    ("status", "status", "int", False),
-    ("latency_ms", "latency_ms", "float", True),
-    ("bytes", "bytes", "int", False),
-    ("ok", "success", "bool", False),
-    ("cost", "cost", "decimal", False),
-    ("tags", "tags", "list", False),
-]
 
 
 class Fail:

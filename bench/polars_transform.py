@@ -96,9 +96,7 @@ import warnings
 import polars as pl
 import pyarrow as pa
 
-NULL_TOKENS = ["", "NULL", "null", "NA", "N/A", "-"]
-TRUE_TOKENS = ["y", "yes", "1", "true"]
-FALSE_TOKENS = ["n", "no", "0", "false"]
+from transform_rules import COLUMNS, FALSE_TOKENS, NULL_TOKENS, REASONS, TRUE_TOKENS  # noqa: E402
 
 # the pandas baseline's Parquet schema (same Parquet types and nullability). Polars embeds its own
 # Arrow schema in the file and accepts only its large string/list types here, so pyarrow reads the
@@ -116,33 +114,6 @@ SCHEMA = pa.schema([
     pa.field("cost", pa.decimal128(14, 4)),
     pa.field("tags", pa.large_list(pa.large_string())),
 ])
-
-# (output name, input field, type, required) in spec order -- same as pandas_transform.py
-COLUMNS = [
-    ("ts", "timestamp", "timestamp", True),
-    ("caller", "caller", "string", True),
-    ("callee", "callee", "string", True),
-    ("protocol", "protocol", "string", False),
-    ("endpoint", "endpoint", "string", False),
-    ("status", "status", "int", False),
-    ("latency_ms", "latency_ms", "float", True),
-    ("bytes", "bytes", "int", False),
-    ("ok", "success", "bool", False),
-    ("cost", "cost", "decimal", False),
-    ("tags", "tags", "list", False),
-]
-
-REASONS = {
-    "required": "required value is missing",
-    "timestamp": "not a timestamp in any of: iso8601, %Y-%m-%d %H:%M:%S%.f, epoch_millis",
-    "int": "not an integer",
-    "float": "not a number",
-    "bool": "not a boolean (y/n, 1/0, true/false, yes/no)",
-    "dec_syntax": "not a decimal number",
-    "dec_finite": "not a finite decimal number",
-    "dec_scale": "more than 4 decimal places for decimal(14,4)",
-    "dec_range": "out of range for decimal(14,4)",
-}
 
 WS = r"\s"
 ISO_RE = (
