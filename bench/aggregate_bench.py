@@ -318,13 +318,18 @@ def main(argv=None) -> int:
                                           capture_output=True, check=False).returncode == 0
     have_pandas = "pandas" in peers and have("pandas, pyarrow")
     summary: dict = {"rows": rows, "cpus": os.cpu_count(), "versions": versions()}
+
+    def run_peer(name: str, script: str) -> tuple[Path, dict]:
+        """Times one peer script over the curated data; its edges compared with graphetl's."""
+        out = work / f"{name}-out"
+        r = runs(name, [sys.executable, str(BENCH / script), "--curated", str(curated), "--out", str(out)],
+                 a.runs, work)
+        r["rows_per_s"] = rows / r["seconds"]
+        results.append(r)
+        return out, compare(g_edges, read_csv(out / "edges.csv"))
+
     if "duckdb" in peers and have("duckdb"):
-        d_out = work / "duckdb-out"
-        dk = runs("duckdb", [sys.executable, str(BENCH / "duckdb_aggregate.py"),
-                             "--curated", str(curated), "--out", str(d_out)], a.runs, work)
-        dk["rows_per_s"] = rows / dk["seconds"]
-        results.append(dk)
-        cmp = compare(g_edges, read_csv(d_out / "edges.csv"))
+        d_out, cmp = run_peer("duckdb", "duckdb_aggregate.py")
         services = read_csv(d_out / "services.csv")
         same_services = sorted((r["name"], int(r["requests_in"]), int(r["requests_out"])) for r in services) \
             == sorted((r["name"], r["requests_in"], r["requests_out"]) for r in g_services)
@@ -339,12 +344,7 @@ def main(argv=None) -> int:
     elif "duckdb" in peers:
         print("duckdb missing: no DuckDB peer (pip install duckdb)")
     if have_pandas:
-        p_out = work / "pandas-out"
-        pd_ = runs("pandas", [sys.executable, str(BENCH / "pandas_aggregate.py"),
-                              "--curated", str(curated), "--out", str(p_out)], a.runs, work)
-        pd_["rows_per_s"] = rows / pd_["seconds"]
-        results.append(pd_)
-        cmp = compare(g_edges, read_csv(p_out / "edges.csv"))
+        _, cmp = run_peer("pandas", "pandas_aggregate.py")
         summary["comparison"] = cmp
         agree = cmp["pairs"][0] == cmp["pairs"][1] and cmp["mismatched"] == 0
         ok = ok and agree
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
         big = ", ".join(f"{k} {v:.2%}" for k, v in cmp["max_rel_diff_big"].items())
         print(f"  pandas vs graphetl: {cmp['pairs'][1]:,} vs {cmp['pairs'][0]:,} edges, "
               f"{cmp['mismatched']} with different requests/errors/bytes; percentiles "
-              f"(t-digest vs exact) differ by a median of {median}; at most {big} over the "
+              f"(both exact) differ by a median of {median}; at most {big} over the "
               f"{cmp['big_pairs']:,} pairs with >= {BIG_GROUP:,} requests")
     elif "pandas" in peers:
         print("pandas or pyarrow missing: no pandas peer (pip install pandas pyarrow)")
