@@ -11,6 +11,11 @@
 //! numbers as strings; `-`, `NA` and `NULL` nulls; `bytes` sometimes absent; money strings
 //! such as `$1,234.50` and `(3.50)`; tags as lists or separated text.
 //!
+//! Every record draws from its own random stream, seeded from the config's seed and the
+//! record's index, so any record can be made on its own ([`GeneratedRecords::record`]): the
+//! local source serves pages of millions of records without holding them, and finds a time
+//! window's first record by binary search over the index.
+//!
 //! Exactly `⌊records × bad_row_rate⌋` rows are bad, one defect each, which the transform
 //! quarantines: no `caller`, `latency_ms` = `"fast"`, or `timestamp` = `"yesterday"`
 //! ([`is_bad_row`] says which rows).
@@ -127,14 +132,64 @@ pub fn bad_rows(records: u64, rate: f64) -> u64 {
 
 /// The records of `config`, in time order.
 pub fn generate(config: &GeneratorConfig) -> impl Iterator<Item = Value> + use<> {
-    Generator::new(config).map(|t| t.record)
+    generate_timed(config).map(|t| t.record)
 }
 
 /// The records of `config` with their instants, in time order.
 pub fn generate_timed(config: &GeneratorConfig) -> impl Iterator<Item = TimedRecord> + use<> {
-    Generator::new(config)
+    let records = GeneratedRecords::new(config);
+    (0..records.len()).map(move |i| records.record(i))
 }
 
+/// The records of one config, each made on demand from its index (nothing is held).
+#[derive(Debug, Clone)]
+pub struct GeneratedRecords {
+    generator: std::sync::Arc<Generator>,
+}
+
+impl GeneratedRecords {
+    /// The records `config` generates.
+    pub fn new(config: &GeneratorConfig) -> GeneratedRecords {
+        GeneratedRecords { generator: std::sync::Arc::new(Generator::new(config)) }
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> u64 {
+        if self.generator.edges.is_empty() { 0 } else { self.generator.records }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `index` (below [`GeneratedRecords::len`]).
+    pub fn record(&self, index: u64) -> TimedRecord {
+        self.generator.record(index)
+    }
+
+    /// The instant of record `index`, without making the record.
+    pub fn at_millis(&self, index: u64) -> i64 {
+        self.generator.at_millis(&mut self.generator.stream(index), index)
+    }
+
+    /// The index of the first record at or after `millis` (`len()` if none): instants rise
+    /// with the index.
+    pub fn partition_point(&self, millis: i64) -> u64 {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.at_millis(mid) < millis {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+}
+
+#[derive(Debug)]
 struct Edge {
     caller: String,
     callee: u32,
@@ -144,14 +199,16 @@ struct Edge {
     protocol: &'static str,
 }
 
+#[derive(Debug)]
 struct Burst {
     callee: u32,
     from_millis: i64,
     to_millis: i64,
 }
 
+#[derive(Debug)]
 struct Generator {
-    rng: fastrand::Rng,
+    seed: u64,
     edges: Vec<Edge>,
     cumulative: Vec<f64>,
     bursts: Vec<Burst>,
@@ -159,7 +216,6 @@ struct Generator {
     span_millis: f64,
     records: u64,
     bad_row_rate: f64,
-    index: u64,
 }
 
 fn zipf_weight(rank: u32) -> f64 {
@@ -226,7 +282,7 @@ impl Generator {
             })
             .collect();
         Generator {
-            rng,
+            seed: config.seed,
             edges,
             cumulative,
             bursts,
@@ -234,29 +290,28 @@ impl Generator {
             span_millis: span as f64,
             records: config.records,
             bad_row_rate: config.bad_row_rate,
-            index: 0,
         }
     }
 
-    fn pick_edge(&mut self) -> usize {
+    fn pick_edge(&self, rng: &mut fastrand::Rng) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(0.0);
-        let x = self.rng.f64() * total;
+        let x = rng.f64() * total;
         self.cumulative.partition_point(|c| *c <= x).min(self.edges.len().saturating_sub(1))
     }
 
-    fn normal(&mut self) -> f64 {
+    fn normal(rng: &mut fastrand::Rng) -> f64 {
         // Box-Muller.
-        let u1 = self.rng.f64().max(f64::MIN_POSITIVE);
-        let u2 = self.rng.f64();
+        let u1 = rng.f64().max(f64::MIN_POSITIVE);
+        let u2 = rng.f64();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.rng.usize(0..items.len())]
+    fn pick<T: Copy>(rng: &mut fastrand::Rng, items: &[T]) -> T {
+        items[rng.usize(0..items.len())]
     }
 
-    fn timestamp(&mut self, millis: i64) -> Value {
-        let roll = self.rng.u32(0..100);
+    fn timestamp(rng: &mut fastrand::Rng, millis: i64) -> Value {
+        let roll = rng.u32(0..100);
         let (shift_hours, suffix, separator) = match roll {
             0..50 => (0, "+00:00", 'T'),
             50..60 => (0, "Z", 'T'),
@@ -281,9 +336,9 @@ impl Generator {
         ))
     }
 
-    fn money(&mut self) -> Value {
-        let cents = self.rng.u64(0..200_000);
-        let roll = self.rng.u32(0..100);
+    fn money(rng: &mut fastrand::Rng) -> Value {
+        let cents = rng.u64(0..200_000);
+        let roll = rng.u32(0..100);
         match roll {
             0..30 => json!("NULL"),
             30..50 => {
@@ -297,64 +352,71 @@ impl Generator {
                 }
                 json!(format!("${grouped}.{:02}", cents % 100))
             }
-            50..70 => json!(format!("0.{:04}", self.rng.u32(0..10_000))),
-            70..85 => json!(format!("({}.50)", self.rng.u32(0..10))),
+            50..70 => json!(format!("0.{:04}", rng.u32(0..10_000))),
+            70..85 => json!(format!("({}.50)", rng.u32(0..10))),
             85..95 => json!("NA"),
             _ => json!("-"),
         }
     }
-}
 
-impl Iterator for Generator {
-    type Item = TimedRecord;
+    /// Record `i`'s own random stream.
+    fn stream(&self, i: u64) -> fastrand::Rng {
+        // splitmix64 of the seed and the index: neighbouring indices get unrelated streams.
+        let mut z = self.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        fastrand::Rng::with_seed(z ^ (z >> 31))
+    }
 
-    fn next(&mut self) -> Option<TimedRecord> {
-        if self.index >= self.records || self.edges.is_empty() {
-            return None;
-        }
-        let i = self.index;
-        self.index += 1;
-        let offset = ((i as f64 + self.rng.f64()) * self.span_millis / self.records as f64) as i64;
-        let at_millis = self.start_millis + offset.min(self.span_millis as i64 - 1).max(0);
-        let e = self.pick_edge();
+    /// Record `i`'s instant: the first draw of its stream. Record i falls in the i-th of
+    /// `records` equal slices of the window, so instants rise with the index.
+    fn at_millis(&self, rng: &mut fastrand::Rng, i: u64) -> i64 {
+        let offset = ((i as f64 + rng.f64()) * self.span_millis / self.records as f64) as i64;
+        self.start_millis + offset.min(self.span_millis as i64 - 1).max(0)
+    }
+
+    fn record(&self, i: u64) -> TimedRecord {
+        let rng = &mut self.stream(i);
+        let at_millis = self.at_millis(rng, i);
+        let e = self.pick_edge(rng);
         let in_burst = self.bursts.iter().any(|b| {
             b.callee == self.edges[e].callee && (b.from_millis..b.to_millis).contains(&at_millis)
         });
-        let failed = self.rng.f64() < if in_burst { 0.7 } else { 0.015 };
+        let failed = rng.f64() < if in_burst { 0.7 } else { 0.015 };
         let status: u16 = if failed {
-            self.pick(&[500, 503, 503, 502, 504])
-        } else if self.rng.u32(0..100) < 2 {
-            self.pick(&[404, 400, 409])
+            Self::pick(rng, &[500, 503, 503, 502, 504])
+        } else if rng.u32(0..100) < 2 {
+            Self::pick(rng, &[404, 400, 409])
         } else {
-            self.pick(&[200, 200, 200, 200, 200, 200, 200, 200, 201, 204])
+            Self::pick(rng, &[200, 200, 200, 200, 200, 200, 200, 200, 201, 204])
         };
-        let success = if self.rng.u32(0..100) < 3 {
+        let success = if rng.u32(0..100) < 3 {
             "-"
         } else if failed {
-            self.pick(&["N", "n", "0", "false", "no"])
+            Self::pick(rng, &["N", "n", "0", "false", "no"])
         } else {
-            self.pick(&["Y", "y", "1", "true", "yes", "True"])
+            Self::pick(rng, &["Y", "y", "1", "true", "yes", "True"])
         };
-        let z = self.normal();
+        let z = Self::normal(rng);
         let edge = &self.edges[e];
         let latency = ((edge.mu + edge.sigma * z).exp() * 100.0).round() / 100.0;
         let (caller, callee, protocol) =
             (edge.caller.clone(), edge.callee_name.clone(), edge.protocol);
-        let endpoint = format!("/{callee}/v1/{}", self.pick(&["get", "put", "list"]));
-        let timestamp = self.timestamp(at_millis);
+        let endpoint = format!("/{callee}/v1/{}", Self::pick(rng, &["get", "put", "list"]));
+        let timestamp = Self::timestamp(rng, at_millis);
         let status_value =
-            if self.rng.u32(0..100) < 5 { json!(status.to_string()) } else { json!(status) };
+            if rng.u32(0..100) < 5 { json!(status.to_string()) } else { json!(status) };
         let latency_value =
-            if self.rng.u32(0..100) < 8 { json!(format!("{latency}")) } else { json!(latency) };
-        let cost = self.money();
-        let tags = match self.rng.u32(0..5) {
+            if rng.u32(0..100) < 8 { json!(format!("{latency}")) } else { json!(latency) };
+        let cost = Self::money(rng);
+        let tags = match rng.u32(0..5) {
             0 => json!(""),
             1 => json!("prod, us-east"),
             2 => json!("staging||"),
             3 => json!(["prod", "beta"]),
             _ => json!("prod,eu-west|canary"),
         };
-        let protocol = if self.rng.u32(0..100) < 2 { "-" } else { protocol };
+        let protocol = if rng.u32(0..100) < 2 { "-" } else { protocol };
         let mut record = json!({
             "timestamp": timestamp,
             "caller": caller,
@@ -367,7 +429,7 @@ impl Iterator for Generator {
             "cost": cost,
             "tags": tags,
         });
-        let bytes_roll = self.rng.u32(0..100);
+        let bytes_roll = rng.u32(0..100);
         if let Some(map) = record.as_object_mut() {
             match bytes_roll {
                 0..3 => {}
@@ -378,12 +440,12 @@ impl Iterator for Generator {
                     map.insert("bytes".into(), json!("NA"));
                 }
                 _ => {
-                    let bytes = (6.0 + 2.0 * self.rng.f64()).exp().round() as u64 * 8;
+                    let bytes = (6.0 + 2.0 * rng.f64()).exp().round() as u64 * 8;
                     map.insert("bytes".into(), json!(bytes));
                 }
             }
             if is_bad_row(i, self.bad_row_rate) {
-                match self.rng.u32(0..3) {
+                match rng.u32(0..3) {
                     0 => {
                         map.remove("caller");
                     }
@@ -396,7 +458,7 @@ impl Iterator for Generator {
                 }
             }
         }
-        Some(TimedRecord { at_millis, record })
+        TimedRecord { at_millis, record }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! `GET /api/calls?start=T&end=T&cursor=C` answers `{"data": [...], "next_cursor": "…" | null}`
 //! with the records whose instant is in `[start, end)`, `page_size` at a time, in time order;
-//! the cursor is the offset of the next page. Failure injection answers every Nth request
+//! the cursor is the offset of the next page. Generated records are made page by page as they
+//! are asked for, so serving ten million of them holds no more than a page. Failure injection answers every Nth request
 //! with 429 (`Retry-After`) or 503 instead, and a required header answers 401 when missing.
 
 use std::convert::Infallible;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::generator::{GeneratorConfig, TimedRecord, generate_timed};
+use crate::generator::{GeneratedRecords, GeneratorConfig, TimedRecord};
 
 /// What an injected failure answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +61,55 @@ impl Default for ServeOptions {
     }
 }
 
+/// What the source serves: records it was given, or generated ones made on demand.
+enum Records {
+    Held(Vec<TimedRecord>),
+    Generated(GeneratedRecords),
+}
+
+impl Records {
+    /// The index of the first record at or after `millis`.
+    fn partition_point(&self, millis: i64) -> u64 {
+        match self {
+            Records::Held(records) => records.partition_point(|r| r.at_millis < millis) as u64,
+            Records::Generated(records) => records.partition_point(millis),
+        }
+    }
+
+    /// Writes records `from..to` as a JSON array into `out`.
+    fn write_json(&self, from: u64, to: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'[');
+        for index in from..to {
+            if index > from {
+                out.push(b',');
+            }
+            match self {
+                Records::Held(records) => {
+                    if let Some(r) = usize::try_from(index).ok().and_then(|i| records.get(i)) {
+                        serde_json::to_writer(&mut *out, &r.record)?;
+                    }
+                }
+                Records::Generated(records) => {
+                    serde_json::to_writer(&mut *out, &records.record(index).record)?;
+                }
+            }
+        }
+        out.push(b']');
+        Ok(())
+    }
+}
+
+/// A page being made ahead of its request: (window's first record, page's offset, window's
+/// end record), and the body.
+type Prefetch = ((u64, u64, u64), JoinHandle<serde_json::Result<Vec<u8>>>);
+
 struct State {
-    records: Vec<TimedRecord>,
+    records: Records,
     options: ServeOptions,
     requests: AtomicU64,
+    /// Generated records only: the page after the one last answered, made on a blocking
+    /// thread while the client works on the one it has (clients page in order).
+    prefetch: std::sync::Mutex<Option<Prefetch>>,
 }
 
 /// A running local source; it stops when dropped.
@@ -120,21 +166,34 @@ pub async fn serve_source(
     addr: SocketAddr,
 ) -> std::io::Result<LocalSource> {
     records.sort_by_key(|r| r.at_millis);
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let state = Arc::new(State { records, options, requests: AtomicU64::new(0) });
-    let task = tokio::spawn(accept_loop(listener, state.clone()));
-    tracing::info!(%addr, "local source listening");
-    Ok(LocalSource { addr, state, task: Some(task) })
+    serve(Records::Held(records), options, addr).await
 }
 
-/// Serves the records `config` generates.
+/// Serves the records `config` generates, each made when a page asks for it.
 pub async fn serve_generated(
     config: &GeneratorConfig,
     options: ServeOptions,
     addr: SocketAddr,
 ) -> std::io::Result<LocalSource> {
-    serve_source(generate_timed(config).collect(), options, addr).await
+    serve(Records::Generated(GeneratedRecords::new(config)), options, addr).await
+}
+
+async fn serve(
+    records: Records,
+    options: ServeOptions,
+    addr: SocketAddr,
+) -> std::io::Result<LocalSource> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(State {
+        records,
+        options,
+        requests: AtomicU64::new(0),
+        prefetch: std::sync::Mutex::new(None),
+    });
+    let task = tokio::spawn(accept_loop(listener, state.clone()));
+    tracing::info!(%addr, "local source listening");
+    Ok(LocalSource { addr, state, task: Some(task) })
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
@@ -147,8 +206,8 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
                     let state = state.clone();
                     connections.spawn(async move {
                         let service = service_fn(move |request: Request<Incoming>| {
-                            let answer = state.answer(&request);
-                            async move { Ok::<_, Infallible>(answer) }
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(state.answer(&request).await) }
                         });
                         if let Err(e) =
                             http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
@@ -213,7 +272,7 @@ fn millis(text: &str) -> Option<i64> {
 }
 
 impl State {
-    fn answer(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn answer(self: &Arc<Self>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if request.uri().path() != "/api/calls" {
             return respond(StatusCode::NOT_FOUND, &json!({"error": "no such resource"}));
@@ -263,14 +322,73 @@ impl State {
                 }
             }
         };
-        let from = self.records.partition_point(|r| r.at_millis < start);
-        let to = self.records.partition_point(|r| r.at_millis < end).max(from);
-        let in_window = &self.records[from..to];
-        let page_size = self.options.page_size.max(1);
-        let begin = offset.min(in_window.len());
-        let stop = begin.saturating_add(page_size).min(in_window.len());
-        let data: Vec<&Value> = in_window[begin..stop].iter().map(|r| &r.record).collect();
-        let next = (stop < in_window.len()).then(|| stop.to_string());
-        respond(StatusCode::OK, &json!({"data": data, "next_cursor": next}))
+        let from = self.records.partition_point(start);
+        let to = self.records.partition_point(end).max(from);
+        let in_window = to - from;
+        let page_size = self.options.page_size.max(1) as u64;
+        let begin = (offset as u64).min(in_window);
+        let stop = begin.saturating_add(page_size).min(in_window);
+        let ready = self.take_prefetched((from, begin, to)).await;
+        let body = match ready {
+            Some(body) => body,
+            None => self.page_body(from, begin, stop, in_window),
+        };
+        if stop < in_window && matches!(self.records, Records::Generated(_)) {
+            let next_stop = stop.saturating_add(page_size).min(in_window);
+            let state = self.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                state.page_body(from, stop, next_stop, in_window)
+            });
+            if let Ok(mut slot) = self.prefetch.lock() {
+                *slot = Some(((from, stop, to), task));
+            }
+        }
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                return respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": format!("a record cannot be written: {e}")}),
+                );
+            }
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// The prefetched body of the page `key` names, if that is the one made.
+    async fn take_prefetched(&self, key: (u64, u64, u64)) -> Option<serde_json::Result<Vec<u8>>> {
+        let taken = self.prefetch.lock().ok().and_then(|mut slot| slot.take())?;
+        match taken {
+            (made, task) if made == key => task.await.ok(),
+            (_, task) => {
+                task.abort();
+                None
+            }
+        }
+    }
+
+    /// The body of the page holding records `begin..stop` of the window starting at `from`.
+    fn page_body(
+        &self,
+        from: u64,
+        begin: u64,
+        stop: u64,
+        in_window: u64,
+    ) -> serde_json::Result<Vec<u8>> {
+        let mut body = Vec::with_capacity(((stop - begin) as usize).saturating_mul(320) + 64);
+        body.extend_from_slice(b"{\"data\":");
+        self.records.write_json(from + begin, from + stop, &mut body)?;
+        body.extend_from_slice(b",\"next_cursor\":");
+        match (stop < in_window).then(|| stop.to_string()) {
+            Some(next) => body.extend_from_slice(format!("\"{next}\"").as_bytes()),
+            None => body.extend_from_slice(b"null"),
+        }
+        body.push(b'}');
+        Ok(body)
     }
 }
