@@ -16,6 +16,7 @@ use graphetl_core::contract::{ExtractResult, Window};
 use graphetl_core::spec::HttpSource;
 use graphetl_storage::ObjectStore;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::value::RawValue;
 
 use crate::ExtractError;
 use crate::clock::{Clock, TokioClock};
@@ -156,27 +157,19 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
     let mut parts = PartWriter::new(store, bucket, dataset, window, source.records_per_file);
     let mut cursor = String::new();
     let mut pages = 0u64;
+    // `url` is what errors and logs show: URL secrets stay `{secret.NAME}` there and are
+    // filled in only for the request.
+    let mut url = render_url(&source.url, window, &cursor);
+    let request = fill_url_secrets(&url, &url_values);
+    fetcher.egress.check(&request, &url)?;
+    let mut body = fetcher.fetch(&request, &url).await?;
     loop {
-        // `url` is what errors and logs show: URL secrets stay `{secret.NAME}` there and are
-        // filled in only for the request.
-        let url = render_url(&source.url, window, &cursor);
-        let request = fill_url_secrets(&url, &url_values);
-        fetcher.egress.check(&request, &url)?;
-        let mut page = fetcher.fetch(&request, &url).await?;
         pages += 1;
-        let records = take_records(&mut page, &source.records_path)
+        let page = read_page(&body, &source.records_path, source.cursor_path.as_deref())
             .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?;
-        tracing::debug!(url = %url, records = records.len(), "page");
-        for record in &records {
-            parts.push(record).await?;
-        }
-        let next = match &source.cursor_path {
-            Some(path) => next_cursor(&page, path)
-                .map_err(|reason| ExtractError::BadPage { url: url.clone(), reason })?,
+        tracing::debug!(url = %url, records = page.records.len(), "page");
+        let next = match page.next_cursor {
             None => None,
-        };
-        match next {
-            None => break,
             Some(next) if next == cursor => {
                 return Err(ExtractError::BadPage {
                     url,
@@ -185,8 +178,24 @@ pub async fn extract_http_with<S: ObjectStore, R: SecretResolver>(
                     ),
                 });
             }
-            Some(next) => cursor = next,
-        }
+            Some(next) => Some(next),
+        };
+        let Some(next) = next else {
+            write_records(&mut parts, &page.records).await?;
+            break;
+        };
+        // The next page is asked for before this one is written: the source prepares it
+        // while this page is compressed.
+        let next_url = render_url(&source.url, window, &next);
+        let next_request = fill_url_secrets(&next_url, &url_values);
+        fetcher.egress.check(&next_request, &next_url)?;
+        let (next_body, ()) = tokio::try_join!(
+            fetcher.fetch(&next_request, &next_url),
+            write_records(&mut parts, &page.records)
+        )?;
+        body = next_body;
+        url = next_url;
+        cursor = next;
     }
     let written = parts.finish().await?;
     tracing::info!(
@@ -434,7 +443,7 @@ struct FetchStats {
 
 impl Fetcher<'_> {
     /// Fetches `request`; errors and logs name `url` (the same URL without its secrets).
-    async fn fetch(&mut self, request: &str, url: &str) -> Result<serde_json::Value, ExtractError> {
+    async fn fetch(&mut self, request: &str, url: &str) -> Result<Vec<u8>, ExtractError> {
         let attempts = self.source.max_attempts.max(1);
         let timeout = Duration::from_secs(self.source.timeout_seconds.max(1));
         let clock = self.options.clock.as_ref();
@@ -459,14 +468,7 @@ impl Fetcher<'_> {
                                     limit: self.options.max_page_bytes,
                                 });
                             }
-                            Ok(Some(body)) => {
-                                return serde_json::from_slice(&body).map_err(|e| {
-                                    ExtractError::BadPage {
-                                        url: url.to_owned(),
-                                        reason: format!("the page is not JSON: {e}"),
-                                    }
-                                });
-                            }
+                            Ok(Some(body)) => return Ok(body),
                             Err(e) => Failure::Transient {
                                 reason: self
                                     .redact(&format!("reading the page failed: {}", describe(&e))),
@@ -648,47 +650,105 @@ pub(crate) fn render_url(template: &str, window: &Window, cursor: &str) -> Strin
         .replace("{cursor}", &encode(cursor))
 }
 
-fn walk<'v>(mut value: &'v mut serde_json::Value, path: &str) -> Option<&'v mut serde_json::Value> {
-    for segment in path.split('.').filter(|s| !s.is_empty()) {
-        value = match value {
-            serde_json::Value::Object(map) => map.get_mut(segment)?,
-            serde_json::Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(value)
+/// One page, read without building its records: each record stays the raw JSON text the
+/// source sent (numbers keep their exact digits), and the next cursor.
+#[derive(Debug)]
+pub(crate) struct Page<'b> {
+    /// The records, in page order.
+    pub(crate) records: Vec<&'b RawValue>,
+    /// The next page's cursor: `None` on the last page.
+    pub(crate) next_cursor: Option<String>,
 }
 
-/// Takes the records array out of a page (`path` dotted; empty = the page itself).
-pub(crate) fn take_records(
-    page: &mut serde_json::Value,
-    path: &str,
-) -> Result<Vec<serde_json::Value>, String> {
-    let shown = if path.is_empty() { "the page" } else { path };
-    match walk(page, path) {
-        Some(serde_json::Value::Array(items)) => Ok(std::mem::take(items)),
-        Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(other) => Err(format!(
-            "records_path \"{shown}\" is a {}, expected an array of records",
-            kind_of(other)
-        )),
-        None => Err(format!("the page has no \"{shown}\" (records_path)")),
+/// What kind of JSON value a raw value is.
+fn raw_kind(value: &RawValue) -> &'static str {
+    match value.get().trim_start().as_bytes().first() {
+        Some(b'{') => "object",
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
     }
 }
 
-/// The next cursor at `path`: absent, null or empty means the last page.
-pub(crate) fn next_cursor(page: &serde_json::Value, path: &str) -> Result<Option<String>, String> {
-    let mut value = page;
-    for segment in path.split('.').filter(|s| !s.is_empty()) {
-        let next = match value {
-            serde_json::Value::Object(map) => map.get(segment),
-            _ => None,
-        };
-        match next {
-            Some(v) => value = v,
-            None => return Ok(None),
+/// The member `segment` of an object (or, with `index_arrays`, the element of an array).
+fn raw_child<'b>(
+    value: &'b RawValue,
+    segment: &str,
+    index_arrays: bool,
+) -> Result<Option<&'b RawValue>, String> {
+    let malformed = |e: serde_json::Error| format!("the page is not JSON: {e}");
+    match raw_kind(value) {
+        "object" => {
+            let members: std::collections::HashMap<String, &'b RawValue> =
+                serde_json::from_str(value.get()).map_err(malformed)?;
+            Ok(members.get(segment).copied())
         }
+        "array" if index_arrays => {
+            let items: Vec<&'b RawValue> = serde_json::from_str(value.get()).map_err(malformed)?;
+            Ok(segment.parse::<usize>().ok().and_then(|i| items.get(i).copied()))
+        }
+        _ => Ok(None),
     }
+}
+
+/// Reads a page: the records array at `records_path` (dotted, through objects and array
+/// indices; empty = the page itself) and the cursor at `cursor_path` (dotted, through objects;
+/// absent, null or empty means the last page).
+pub(crate) fn read_page<'b>(
+    body: &'b [u8],
+    records_path: &str,
+    cursor_path: Option<&str>,
+) -> Result<Page<'b>, String> {
+    let page: &'b RawValue =
+        serde_json::from_slice(body).map_err(|e| format!("the page is not JSON: {e}"))?;
+    let shown = if records_path.is_empty() { "the page" } else { records_path };
+    let mut value = Some(page);
+    for segment in records_path.split('.').filter(|s| !s.is_empty()) {
+        value = match value {
+            Some(v) => raw_child(v, segment, true)?,
+            None => None,
+        };
+    }
+    let records = match value {
+        Some(v) if raw_kind(v) == "array" => {
+            serde_json::from_str(v.get()).map_err(|e| format!("the page is not JSON: {e}"))?
+        }
+        Some(v) if raw_kind(v) == "null" => Vec::new(),
+        Some(v) => {
+            return Err(format!(
+                "records_path \"{shown}\" is a {}, expected an array of records",
+                raw_kind(v)
+            ));
+        }
+        None => return Err(format!("the page has no \"{shown}\" (records_path)")),
+    };
+    let next_cursor = match cursor_path {
+        Some(path) => {
+            let mut value = Some(page);
+            for segment in path.split('.').filter(|s| !s.is_empty()) {
+                value = match value {
+                    Some(v) => raw_child(v, segment, false)?,
+                    None => None,
+                };
+            }
+            match value {
+                Some(v) => {
+                    let leaf: serde_json::Value = serde_json::from_str(v.get())
+                        .map_err(|e| format!("the page is not JSON: {e}"))?;
+                    cursor_value(&leaf, path)?
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    Ok(Page { records, next_cursor })
+}
+
+/// A cursor's value: null or empty means the last page.
+fn cursor_value(value: &serde_json::Value, path: &str) -> Result<Option<String>, String> {
     match value {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(s) if s.is_empty() => Ok(None),
@@ -699,6 +759,17 @@ pub(crate) fn next_cursor(page: &serde_json::Value, path: &str) -> Result<Option
             kind_of(other)
         )),
     }
+}
+
+/// Writes a page's records to the parts, in order.
+async fn write_records<S: ObjectStore>(
+    parts: &mut PartWriter<'_, S>,
+    records: &[&RawValue],
+) -> Result<(), ExtractError> {
+    for record in records {
+        parts.push_raw(record).await?;
+    }
+    Ok(())
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {

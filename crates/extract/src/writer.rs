@@ -75,6 +75,28 @@ impl<'a, S: ObjectStore> PartWriter<'a, S> {
         serde_json::to_writer(&mut self.line, record)
             .map_err(|e| ExtractError::BadSource(format!("a record cannot be written: {e}")))?;
         self.line.push(b'\n');
+        self.append_line().await
+    }
+
+    /// Appends one record as the source sent it (its exact text, on one line).
+    pub async fn push_raw(
+        &mut self,
+        record: &serde_json::value::RawValue,
+    ) -> Result<(), ExtractError> {
+        self.line.clear();
+        self.line.extend_from_slice(record.get().as_bytes());
+        // A line break in valid JSON is whitespace between tokens (strings cannot hold one
+        // unescaped), so a pretty-printed record becomes one line by blanking them.
+        for byte in &mut self.line {
+            if matches!(*byte, b'\n' | b'\r') {
+                *byte = b' ';
+            }
+        }
+        self.line.push(b'\n');
+        self.append_line().await
+    }
+
+    async fn append_line(&mut self) -> Result<(), ExtractError> {
         let encoder = self.current.get_or_insert_with(|| {
             GzEncoder::new(Vec::with_capacity(1 << 20), Compression::fast())
         });
