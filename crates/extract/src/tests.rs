@@ -412,16 +412,40 @@ fn urls_are_rendered_encoded_and_pages_read_at_dotted_paths() {
         url,
         "http://h/api?start=2026-11-20T03%3A00%3A00Z&end=2026-11-20T04%3A00%3A00Z&cursor=a%20b%26c%3Dd"
     );
-    let mut page = json!({"result": {"items": [1, 2]}, "meta": {"next": 17}});
-    assert_eq!(crate::http::take_records(&mut page, "result.items"), Ok(vec![json!(1), json!(2)]));
-    assert_eq!(crate::http::next_cursor(&page, "meta.next"), Ok(Some("17".into())));
-    assert_eq!(crate::http::next_cursor(&page, "meta.absent"), Ok(None));
-    assert_eq!(crate::http::next_cursor(&json!({"c": ""}), "c"), Ok(None));
-    assert!(crate::http::next_cursor(&json!({"c": true}), "c").is_err());
-    let mut bare = json!([{"a": 1}]);
-    assert_eq!(crate::http::take_records(&mut bare, ""), Ok(vec![json!({"a": 1})]));
-    let missing = crate::http::take_records(&mut json!({"x": 1}), "data");
+    let read = |page: &str, records: &str, cursor: Option<&str>| {
+        crate::http::read_page(page.as_bytes(), records, cursor).map(|p| {
+            (p.records.iter().map(|r| r.get().to_owned()).collect::<Vec<_>>(), p.next_cursor)
+        })
+    };
+    let page = r#"{"result": {"items": [1, 2.50]}, "meta": {"next": 17}}"#;
+    assert_eq!(
+        read(page, "result.items", Some("meta.next")),
+        Ok((vec!["1".into(), "2.50".into()], Some("17".into())))
+    );
+    assert_eq!(
+        read(page, "result.items", Some("meta.absent")),
+        Ok((vec!["1".into(), "2.50".into()], None))
+    );
+    assert_eq!(
+        read(page, "result.items.1", None),
+        Err("records_path \"result.items.1\" is a number, expected an array of records".to_owned())
+    );
+    assert_eq!(read(r#"{"data": [], "c": ""}"#, "data", Some("c")), Ok((vec![], None)));
+    assert_eq!(read(r#"{"data": null}"#, "data", None), Ok((vec![], None)));
+    assert!(
+        read(r#"{"data": [], "c": true}"#, "data", Some("c"))
+            .is_err_and(|e| e.contains("is a boolean"))
+    );
+    assert_eq!(read(r#"[{"a": 1}]"#, "", None), Ok((vec![r#"{"a": 1}"#.into()], None)));
+    assert_eq!(
+        read(r#"{"pages": [{"items": [3]}]}"#, "pages.0.items", None),
+        Ok((vec!["3".into()], None))
+    );
+    let missing = read(r#"{"x": 1}"#, "data", None);
     assert!(missing.is_err_and(|e| e.contains("has no \"data\"")));
+    assert!(
+        read("{\"data\": [1,", "data", None).is_err_and(|e| e.starts_with("the page is not JSON"))
+    );
     let retry = reqwest::header::HeaderValue::from_static("12");
     assert_eq!(crate::http::retry_after(Some(&retry)), Some(Duration::from_secs(12)));
     let past = reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
@@ -598,4 +622,91 @@ mod aws_secrets {
         assert_eq!(denied.err().map(|e| e.kind()), Some(SecretErrorKind::AccessDenied));
         Ok(())
     }
+}
+
+#[test]
+fn any_generated_record_is_made_on_its_own_and_windows_are_found_by_instant() {
+    use crate::generator::GeneratedRecords;
+    let config = config(5_000);
+    let all: Vec<_> = generate_timed(&config).collect();
+    let records = GeneratedRecords::new(&config);
+    assert_eq!(records.len(), 5_000);
+    // Out of order and repeated: each record is the same as the stream's.
+    for i in [4_999_u64, 0, 2_500, 17, 2_500, 4_321] {
+        assert_eq!(records.record(i), all[i as usize], "record {i}");
+        assert_eq!(records.at_millis(i), all[i as usize].at_millis);
+    }
+    // The first record at or after an instant, as a linear scan finds it.
+    let start = window().start().timestamp_millis();
+    let end = window().end().timestamp_millis();
+    let probes = [start - 1, start, all[1234].at_millis, all[1234].at_millis + 1, end - 1, end];
+    for t in probes.into_iter().chain((start..end).step_by(997)) {
+        let linear = all.iter().position(|r| r.at_millis >= t).unwrap_or(all.len());
+        assert_eq!(records.partition_point(t), linear as u64, "instant {t}");
+    }
+    let none = GeneratedRecords::new(&GeneratorConfig { records: 0, ..config });
+    assert!(none.is_empty());
+    assert_eq!(none.partition_point(start), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_written_as_the_source_sent_them_one_per_line() -> TestResult {
+    let env = env().await?;
+    let window = window();
+    let mut writer = crate::PartWriter::new(&env.store, BUCKET, DATASET, &window, 10);
+    // Exact digits, key order and a pretty-printed record (its line breaks are whitespace; the
+    // one inside the string is an escape and stays).
+    let sent = r#"[{"b": 1.10, "a": 12345678901234567890123},
+        {
+          "text": "two\nlines",
+          "n": 2
+        }]"#;
+    let page = crate::http::read_page(sent.as_bytes(), "", None)?;
+    for record in &page.records {
+        writer.push_raw(record).await?;
+    }
+    let written = writer.finish().await?;
+    assert_eq!((written.files, written.records), (1, 2));
+    let key = format!("{}00000.jsonl.gz", written.prefix);
+    let bytes = env.store.get_bytes(BUCKET, &key).await?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], r#"{"b": 1.10, "a": 12345678901234567890123}"#);
+    let second: Value = serde_json::from_str(lines[1])?;
+    assert_eq!(second, json!({"text": "two\nlines", "n": 2}));
+    assert_eq!(lines.len(), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_made_ahead_are_only_served_for_the_request_they_were_made_for() -> TestResult {
+    // reqwest is built without a bundled TLS provider (as the extract installs one).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let options = ServeOptions { page_size: 100, ..ServeOptions::default() };
+    let first = serve(1000, options.clone()).await?;
+    let fresh = serve(1000, options).await?;
+    let url = |source: &LocalSource, start: &str, end: &str, cursor: &str| {
+        format!("http://{}/api/calls?start={start}&end={end}&cursor={cursor}", source.addr())
+    };
+    let get = |url: String| async move { reqwest::get(url).await?.text().await };
+    let (a, b) = (
+        ("2026-11-20T03:00:00Z", "2026-11-20T04:00:00Z"),
+        ("2026-11-20T03:30:00Z", "2026-11-20T03:45:00Z"),
+    );
+    // Window a's first page makes a's second ahead; b's first page (a different window, same
+    // offset) must not get it, nor must a's second page get b's.
+    let a0 = get(url(&first, a.0, a.1, "")).await?;
+    let b0 = get(url(&first, b.0, b.1, "")).await?;
+    let a1 = get(url(&first, a.0, a.1, "100")).await?;
+    let a1_again = get(url(&first, a.0, a.1, "100")).await?;
+    assert_eq!(a0, get(url(&fresh, a.0, a.1, "")).await?);
+    assert_eq!(b0, get(url(&fresh, b.0, b.1, "")).await?);
+    assert_eq!(a1, get(url(&fresh, a.0, a.1, "100")).await?);
+    assert_eq!(a1, a1_again);
+    assert_ne!(a0, b0);
+    let page: Value = serde_json::from_str(&a1)?;
+    assert_eq!(page["next_cursor"], "200");
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(100));
+    Ok(())
 }
