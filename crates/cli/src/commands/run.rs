@@ -83,9 +83,14 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 5.0)]
     tolerated_failure_percentage: f64,
     /// Batches the transform Map Run runs at once (its MaxConcurrency; the state machine's
-    /// default is 50).
+    /// default is 50). Default here: as many as fit in --concurrency with --file-concurrency
+    /// files each, so the local Lambda is not throttled by the run's own defaults.
     #[arg(long)]
     max_concurrency: Option<u64>,
+    /// Files each batch transforms at once (1 to 20; the state machine's default is 10).
+    /// Default here: --concurrency, at most 10.
+    #[arg(long)]
+    file_concurrency: Option<u64>,
     /// Testing aid: every Nth transform invocation fails with GraphEtl.StorageThrottled, to
     /// watch the state machine retry it (0 = never).
     #[arg(long, default_value_t = 0)]
@@ -245,9 +250,13 @@ pub(crate) fn run_with(
             "batch_size": args.batch_size.max(1),
             "tolerated_failure_percentage": args.tolerated_failure_percentage,
         });
-        if let Some(max) = args.max_concurrency {
-            run_input["max_concurrency"] = json!(max);
-        }
+        // Batches x files at once stay within the local Lambda's concurrency: more would
+        // only be throttled and retried after a backoff, with the cores idle meanwhile.
+        let concurrency = args.concurrency.max(1) as u64;
+        let file_concurrency = args.file_concurrency.unwrap_or(concurrency.min(10));
+        run_input["file_concurrency"] = json!(file_concurrency);
+        run_input["max_concurrency"] =
+            json!(args.max_concurrency.unwrap_or((concurrency / file_concurrency.max(1)).max(1)));
         if input.is_some() {
             upload_spec(&env, &spec, spec_text, &spec_dir).await?;
             for (path, relative) in &files {
